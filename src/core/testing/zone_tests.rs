@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Unit tests of one zone: split, merge, fallback, watermarks, reserves,
+//! ranges. Expected values are computed by hand from `mm/page_alloc.c`.
+
+use super::*;
+use super::super::{
+    alloc_flags::{AllocFlags, Watermark},
+    zone::{FallbackResult, RmqueueMode},
+    PAGEBLOCK_NR_PAGES,
+};
+
+const BASE: Pfn = 0x100000;
+
+fn zone(nr: u64) -> Zone<VecStore> {
+    let mut z = Zone::new(1, ZoneType::Normal, VecStore::default());
+    z.add_range(BASE, nr).unwrap();
+    z
+}
+
+fn check(z: Zone<VecStore>, allocated: &[(Pfn, u32)]) -> Zone<VecStore> {
+    let mut inst = Instance::new(1);
+    inst.allocated = allocated.iter().copied().collect();
+    inst.zones.insert((1, 0), TestZone { zone: z, pcp: vec![PerCpuPages::new()] });
+    check_invariants(&inst);
+    inst.zones.remove(&(1, 0)).unwrap().zone
+}
+
+#[test]
+fn add_range_frees_max_order_blocks_and_sets_watermarks() {
+    let z = zone(4096);
+    assert_eq!(z.nr_free_pages, 4096);
+    assert_eq!(z.nr_free_per_order()[10], 4);
+    assert_eq!(z.nr_free_per_order_mt(MigrateType::Movable)[10], 4);
+    assert_eq!(z.pageblock_counts(), [0, 8, 0, 0]);
+    // 16384 KiB -> min_free_kbytes 4*sqrt = 512 KiB = 128 pages; gap max(32, 4).
+    assert_eq!(z.watermark, [128, 160, 192]);
+    check(z, &[]);
+}
+
+#[test]
+fn bad_ranges_are_refused_and_change_nothing() {
+    let mut z = zone(4096);
+    assert_eq!(z.add_range(BASE + 512, 1024), Err(CoreError::Invalid));
+    assert_eq!(z.add_range(BASE + 4096, 100), Err(CoreError::Invalid));
+    assert_eq!(z.add_range(BASE + 1024, 1024), Err(CoreError::Exists));
+    assert_eq!(z.add_range(u64::MAX - 1023, 1024), Err(CoreError::Range));
+    assert_eq!(z.remove_range(BASE + 1024), Err(CoreError::NotFound));
+    assert_eq!(z.managed_pages, 4096);
+    check(z, &[]);
+}
+
+#[test]
+fn split_then_merge_restores_max_order() {
+    let mut z = zone(4096);
+    let pfn = z.rmqueue_smallest(0, MigrateType::Movable).unwrap();
+    assert_eq!(pfn, BASE);
+    assert_eq!(z.nr_free_pages, 4095);
+    // expand() left one block of each order 0..=9 and three order-10 blocks.
+    assert_eq!(z.nr_free_per_order(), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3]);
+    // The order-0 remainder is the buddy of the allocated page.
+    assert_eq!(z.free_area[0].free_list[MigrateType::Movable.index()].first(), Some(BASE + 1));
+    let mut z = check(z, &[(pfn, 0)]);
+    z.free_pages(pfn, 0);
+    assert_eq!(z.nr_free_per_order(), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]);
+    check(z, &[]);
+}
+
+#[test]
+fn remove_range_refuses_busy_and_then_succeeds() {
+    let mut z = zone(2048);
+    z.add_range(BASE + 4096, 1024).unwrap();
+    let pfn = z.rmqueue_smallest(3, MigrateType::Movable).unwrap();
+    assert_eq!(pfn, BASE);
+    assert_eq!(z.remove_range(BASE), Err(CoreError::Busy));
+    assert_eq!(z.managed_pages, 3072);
+    assert_eq!(z.nr_free_pages, 3064);
+    let mut z = check(z, &[(pfn, 3)]);
+    // The other range goes even while this one is busy.
+    z.remove_range(BASE + 4096).unwrap();
+    assert_eq!((z.managed_pages, z.nr_free_pages), (2048, 2040));
+    z.free_pages(pfn, 3);
+    z.remove_range(BASE).unwrap();
+    assert_eq!((z.managed_pages, z.nr_free_pages), (0, 0));
+    assert_eq!(z.watermark, [0, 0, 0]);
+    check(z, &[]);
+}
+
+#[test]
+fn unmovable_claims_the_largest_movable_block() {
+    let mut z = zone(4096);
+    let mut mode = RmqueueMode::Normal;
+    let flags = AllocFlags { nofragment: true, ..AllocFlags::DEFAULT };
+    let pfn = z.rmqueue(0, MigrateType::Unmovable, flags, &mut mode).unwrap();
+    assert_eq!(pfn, BASE);
+    assert_eq!(z.stat.fallback_claim, 1);
+    // The whole order-10 block (two pageblocks) became unmovable.
+    assert_eq!(z.pageblock_counts(), [2, 6, 0, 0]);
+    assert_eq!(z.nr_free_per_order_mt(MigrateType::Unmovable), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    // The next one is a plain hit on the unmovable lists.
+    let next = z.rmqueue(0, MigrateType::Unmovable, flags, &mut mode).unwrap();
+    assert_eq!(next, BASE + 1);
+    assert_eq!(z.stat.fallback_claim, 1);
+    check(z, &[(pfn, 0), (next, 0)]);
+}
+
+#[test]
+fn small_movable_allocation_steals_without_claiming() {
+    let mut z = zone(1024);
+    // Make both pageblocks unmovable, all in order-3 blocks handed out.
+    let mut out = Vec::new();
+    while let Some(p) = z.rmqueue_buddy(3, MigrateType::Unmovable, AllocFlags::DEFAULT) {
+        out.push(p);
+    }
+    assert_eq!(out.len(), 128);
+    assert_eq!(z.pageblock_counts(), [2, 0, 0, 0]);
+    let freed = out.pop().unwrap();
+    z.free_pages(freed, 3);
+    assert_eq!(z.find_suitable_fallback(3, MigrateType::Movable, true), FallbackResult::NoClaim);
+    assert_eq!(
+        z.find_suitable_fallback(3, MigrateType::Movable, false),
+        FallbackResult::Found(MigrateType::Unmovable)
+    );
+    let mut mode = RmqueueMode::Normal;
+    let pfn = z.rmqueue(0, MigrateType::Movable, AllocFlags::DEFAULT, &mut mode).unwrap();
+    assert_eq!(pfn, freed);
+    assert_eq!(mode, RmqueueMode::Steal);
+    // One claim made the pageblocks unmovable in the first place; this
+    // allocation only stole.
+    assert_eq!((z.stat.fallback_steal, z.stat.fallback_claim), (1, 1));
+    // The pageblock stays unmovable; the split remainder is on its lists.
+    assert_eq!(z.pageblock_counts(), [2, 0, 0, 0]);
+    assert_eq!(z.nr_free_per_order_mt(MigrateType::Unmovable)[..3], [1, 1, 1]);
+    // ALLOC_NOFRAGMENT forbids the steal.
+    let nf = AllocFlags { nofragment: true, ..AllocFlags::DEFAULT };
+    let mut mode = RmqueueMode::Normal;
+    assert_eq!(z.rmqueue(3, MigrateType::Movable, nf, &mut mode), None);
+    let mut allocated: Vec<(Pfn, u32)> = out.iter().map(|&p| (p, 3)).collect();
+    allocated.push((pfn, 0));
+    check(z, &allocated);
+}
+
+#[test]
+fn watermark_rules() {
+    let mut z = zone(4096);
+    let mut out = Vec::new();
+    // Leave exactly 129 pages free, all order 0 on the movable lists.
+    while z.nr_free_pages > 129 {
+        out.push((z.rmqueue_smallest(0, MigrateType::Movable).unwrap(), 0));
+    }
+    let min = z.wmark_pages(Watermark::Min).unwrap();
+    assert_eq!(min, 128);
+    let base = AllocFlags { wmark: Watermark::Min, ..AllocFlags::DEFAULT };
+    assert!(z.watermark_ok(0, min, base));
+    out.push((z.rmqueue_smallest(0, MigrateType::Movable).unwrap(), 0));
+    assert!(!z.watermark_ok(0, min, base));
+    // __GFP_HIGH: half the min reserve (64); non-blocking: a further quarter (48).
+    let high = AllocFlags { min_reserve: true, ..base };
+    assert!(z.watermark_ok(0, min, high));
+    while z.nr_free_pages > 65 {
+        out.push((z.rmqueue_smallest(0, MigrateType::Movable).unwrap(), 0));
+    }
+    assert!(z.watermark_ok(0, min, high));
+    out.push((z.rmqueue_smallest(0, MigrateType::Movable).unwrap(), 0));
+    assert!(!z.watermark_ok(0, min, high));
+    let atomic = AllocFlags { non_block: true, ..high };
+    assert!(z.watermark_ok(0, min, atomic));
+    check(z, &out);
+}
+
+#[test]
+fn highatomic_reserve_is_capped_and_given_back() {
+    let mut z = zone(4096);
+    let pfn = z.rmqueue_smallest(2, MigrateType::Unmovable).unwrap_or(0);
+    assert_eq!(pfn, 0, "no unmovable memory yet");
+    let pfn = z.rmqueue_buddy(2, MigrateType::Movable, AllocFlags::DEFAULT).unwrap();
+    z.reserve_highatomic_pageblock(pfn, 2);
+    // 1% of 4096 rounded up to a pageblock: 512 pages, one pageblock.
+    assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES);
+    assert_eq!(z.pageblock_counts(), [0, 7, 0, 1]);
+    assert_eq!(z.nr_free_highatomic, 508);
+    z.reserve_highatomic_pageblock(pfn + 512, 2);
+    assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES, "cap reached");
+    // Without ALLOC_RESERVES those 508 pages do not count for the watermark.
+    let plain = AllocFlags { wmark: Watermark::Min, ..AllocFlags::DEFAULT };
+    let mark = 4096 - 4 - 508;
+    assert!(!z.watermark_ok(0, mark, plain));
+    assert!(z.watermark_ok(0, mark, AllocFlags { highatomic: true, ..plain }));
+    assert!(!z.unreserve_highatomic_pageblock(MigrateType::Movable, false), "last block kept");
+    assert!(z.unreserve_highatomic_pageblock(MigrateType::Movable, true));
+    assert_eq!((z.nr_reserved_highatomic, z.nr_free_highatomic), (0, 0));
+    assert_eq!(z.pageblock_counts(), [0, 8, 0, 0]);
+    check(z, &[(pfn, 2)]);
+}
