@@ -91,7 +91,11 @@ impl AllocFlags {
     pub fn fast_path(self) -> AllocFlags {
         // INVARIANT: nolock only ever gets the Min watermark and no reserves.
         AllocFlags {
-            wmark: if self.nolock { Watermark::Min } else { Watermark::Low },
+            wmark: if self.nolock {
+                Watermark::Min
+            } else {
+                Watermark::Low
+            },
             nofragment: !self.nolock,
             ..self
         }
@@ -166,8 +170,14 @@ mod tests {
 
     #[test]
     fn callers_get_only_public_bits() {
-        assert_eq!(AllocFlags::from_caller(0x200, Gfp::ATOMIC), Err(CoreError::Invalid));
-        assert_eq!(AllocFlags::from_caller(0x01, Gfp::KERNEL), Err(CoreError::Invalid));
+        assert_eq!(
+            AllocFlags::from_caller(0x200, Gfp::ATOMIC),
+            Err(CoreError::Invalid)
+        );
+        assert_eq!(
+            AllocFlags::from_caller(0x01, Gfp::KERNEL),
+            Err(CoreError::Invalid)
+        );
         // NOLOCK with a gfp that may sleep is nonsense.
         assert_eq!(
             AllocFlags::from_caller(ALLOC_NOLOCK, Gfp::KERNEL),
@@ -189,7 +199,11 @@ mod tests {
         // GFP_ATOMIC order 2: ... | HIGHATOMIC.
         assert_eq!(base.slow_path(Gfp::ATOMIC, 2).bits(), 0x230);
         // GFP_NOWAIT | __GFP_NOMEMALLOC: no reserves at all.
-        assert_eq!(base.slow_path(Gfp(Gfp::NOWAIT.0 | Gfp::NOMEMALLOC), 1).bits(), 0x0);
+        assert_eq!(
+            base.slow_path(Gfp(Gfp::NOWAIT.0 | Gfp::NOMEMALLOC), 1)
+                .bits(),
+            0x0
+        );
         // nolock never reaches reserves.
         let nl = AllocFlags::from_caller(ALLOC_NOLOCK, Gfp(0)).unwrap();
         assert_eq!(nl.slow_path(Gfp::ATOMIC, 2).bits(), ALLOC_NOLOCK);

@@ -128,9 +128,18 @@ mod tests {
     #[test]
     fn migratetype_and_zone() {
         assert_eq!(Gfp::KERNEL.migratetype(), Ok(MigrateType::Unmovable));
-        assert_eq!(Gfp::HIGHUSER_MOVABLE.migratetype(), Ok(MigrateType::Movable));
-        assert_eq!(Gfp(Gfp::RECLAIMABLE).migratetype(), Ok(MigrateType::Reclaimable));
-        assert_eq!(Gfp(Gfp::RECLAIMABLE | Gfp::MOVABLE).migratetype(), Err(CoreError::Invalid));
+        assert_eq!(
+            Gfp::HIGHUSER_MOVABLE.migratetype(),
+            Ok(MigrateType::Movable)
+        );
+        assert_eq!(
+            Gfp(Gfp::RECLAIMABLE).migratetype(),
+            Ok(MigrateType::Reclaimable)
+        );
+        assert_eq!(
+            Gfp(Gfp::RECLAIMABLE | Gfp::MOVABLE).migratetype(),
+            Err(CoreError::Invalid)
+        );
         assert_eq!(Gfp::HIGHUSER_MOVABLE.highest_zone(), Ok(ZoneType::Movable));
         assert_eq!(Gfp(Gfp::MOVABLE).highest_zone(), Ok(ZoneType::Normal));
         assert_eq!(Gfp(Gfp::DMA32).highest_zone(), Err(CoreError::Invalid));

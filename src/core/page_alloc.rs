@@ -32,7 +32,13 @@ pub trait PageAllocEnv {
     /// `rmqueue()`: from this CPU's pcp list for orders up to
     /// `PAGE_ALLOC_COSTLY_ORDER`, else from the buddy. `None` when empty or,
     /// for nolock, contended.
-    fn rmqueue(&mut self, z: ZoneRef, order: u32, mt: MigrateType, flags: AllocFlags) -> Option<Pfn>;
+    fn rmqueue(
+        &mut self,
+        z: ZoneRef,
+        order: u32,
+        mt: MigrateType,
+        flags: AllocFlags,
+    ) -> Option<Pfn>;
     /// `reserve_highatomic_pageblock()`
     fn reserve_highatomic(&mut self, z: ZoneRef, pfn: Pfn, order: u32);
     /// `unreserve_highatomic_pageblock()` for one zone.
@@ -160,7 +166,10 @@ pub fn get_page_from_freelist<E: PageAllocEnv>(
 }
 
 /// `__alloc_frozen_pages_noprof()` on private nodes.
-pub fn alloc_pages<E: PageAllocEnv>(env: &mut E, req: &AllocRequest) -> Result<Allocated, AllocFailure> {
+pub fn alloc_pages<E: PageAllocEnv>(
+    env: &mut E,
+    req: &AllocRequest,
+) -> Result<Allocated, AllocFailure> {
     let gfp = req.gfp;
     if req.order > MAX_PAGE_ORDER {
         return Err(AllocFailure::Invalid(CoreError::Invalid));
@@ -177,7 +186,9 @@ pub fn alloc_pages<E: PageAllocEnv>(env: &mut E, req: &AllocRequest) -> Result<A
     let nid = if req.preferred_nid == NUMA_NO_NODE {
         env.topology()
             .nearest(req.local_nid)
-            .ok_or(AllocFailure::NoMemory { warn: !gfp.has(Gfp::NOWARN) })?
+            .ok_or(AllocFailure::NoMemory {
+                warn: !gfp.has(Gfp::NOWARN),
+            })?
     } else {
         req.preferred_nid
     };
@@ -196,12 +207,16 @@ pub fn alloc_pages<E: PageAllocEnv>(env: &mut E, req: &AllocRequest) -> Result<A
     };
 
     let fast = flags.fast_path();
-    if let Some(r) = get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, fast) {
+    if let Some(r) =
+        get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, fast)
+    {
         return Ok(done(r, AllocPath::Fast));
     }
     if !flags.nolock {
         let slow = flags.slow_path(gfp, req.order);
-        if let Some(r) = get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, slow) {
+        if let Some(r) =
+            get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, slow)
+        {
             return Ok(done(r, AllocPath::Slow));
         }
         // No reclaim here: give back what pcp lists and highatomic reserves
@@ -212,7 +227,9 @@ pub fn alloc_pages<E: PageAllocEnv>(env: &mut E, req: &AllocRequest) -> Result<A
                 env.unreserve_highatomic(z, mt);
             }
         }
-        if let Some(r) = get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, slow) {
+        if let Some(r) =
+            get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, slow)
+        {
             return Ok(done(r, AllocPath::Drained));
         }
     }

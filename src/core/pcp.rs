@@ -115,7 +115,11 @@ impl PerCpuPages {
             next: NIL,
         }; PCP_CAPACITY];
         for (i, e) in entries.iter_mut().enumerate() {
-            e.next = if i + 1 < PCP_CAPACITY { (i + 1) as u16 } else { NIL };
+            e.next = if i + 1 < PCP_CAPACITY {
+                (i + 1) as u16
+            } else {
+                NIL
+            };
         }
         PerCpuPages {
             count: 0,
@@ -164,7 +168,11 @@ impl PerCpuPages {
         };
         self.free_slot = e.next;
         let list = self.lists[pindex];
-        let (prev, next) = if tail { (list.tail, NIL) } else { (NIL, list.head) };
+        let (prev, next) = if tail {
+            (list.tail, NIL)
+        } else {
+            (NIL, list.head)
+        };
         self.entries[usize::from(slot)] = Entry { pfn, prev, next };
         match self.entries.get_mut(usize::from(prev)) {
             Some(p) => p.next = slot,
@@ -208,7 +216,8 @@ impl PerCpuPages {
             base_batch << self.alloc_factor
         };
         if order == 0 {
-            let max_nr_alloc = core::cmp::max(high.saturating_sub(self.count + base_batch), base_batch);
+            let max_nr_alloc =
+                core::cmp::max(high.saturating_sub(self.count + base_batch), base_batch);
             if batch <= max_nr_alloc && self.alloc_factor < PCP_BATCH_SCALE_MAX {
                 self.alloc_factor += 1;
             }
@@ -226,7 +235,8 @@ impl PerCpuPages {
             return 1;
         }
         let (min_nr_free, max_nr_free) = (self.batch, self.high - self.batch);
-        self.free_count.clamp(min_nr_free, core::cmp::max(min_nr_free, max_nr_free))
+        self.free_count
+            .clamp(min_nr_free, core::cmp::max(min_nr_free, max_nr_free))
     }
 
     /// Takes a block from the list without refilling: the nolock path when
@@ -239,7 +249,12 @@ impl PerCpuPages {
 
     /// `free_pcppages_bulk()`: returns `count` pages to the buddy, round-robin
     /// over the lists starting at `pindex`, coldest (tail) first.
-    pub fn free_pcppages_bulk<S: FrameStore>(&mut self, zone: &mut Zone<S>, count: u32, pindex: usize) {
+    pub fn free_pcppages_bulk<S: FrameStore>(
+        &mut self,
+        zone: &mut Zone<S>,
+        count: u32,
+        pindex: usize,
+    ) {
         let mut count = count.min(self.count) as i64;
         let mut pindex = pindex.wrapping_sub(1);
         self.stat.drain += 1;
@@ -325,7 +340,9 @@ pub fn rmqueue_pcplist<S: FrameStore, Z: ZoneLock<S>>(
         }
         let batch = pcp.nr_pcp_alloc(order);
         let alloced = zone.with_zone(flags.nolock, |z| {
-            z.rmqueue_bulk(order, batch, pcp_mt(mt), flags, |pfn| pcp.push(pindex, pfn, true))
+            z.rmqueue_bulk(order, batch, pcp_mt(mt), flags, |pfn| {
+                pcp.push(pindex, pfn, true)
+            })
         })?;
         pcp.count += alloced << order;
         pcp.stat.refill += 1;

@@ -38,12 +38,16 @@ impl FrameStore for VecStore {
     }
 
     fn add_range(&mut self, start: Pfn, nr: u64) -> Result<(), CoreError> {
-        self.ranges.insert(start, vec![FrameMeta::new(); nr as usize]);
+        self.ranges
+            .insert(start, vec![FrameMeta::new(); nr as usize]);
         Ok(())
     }
 
     fn remove_range(&mut self, start: Pfn) -> Result<(), CoreError> {
-        self.ranges.remove(&start).map(|_| ()).ok_or(CoreError::NotFound)
+        self.ranges
+            .remove(&start)
+            .map(|_| ())
+            .ok_or(CoreError::NotFound)
     }
 }
 
@@ -76,17 +80,32 @@ impl Instance {
     }
 
     /// Adds a range to node `nid`'s zone, creating the node (owner `owner`).
-    pub fn add_range(&mut self, nid: u8, zt: ZoneType, owner: u32, start: Pfn, nr: u64) -> Result<(), CoreError> {
+    pub fn add_range(
+        &mut self,
+        nid: u8,
+        zt: ZoneType,
+        owner: u32,
+        start: Pfn,
+        nr: u64,
+    ) -> Result<(), CoreError> {
         // A pfn belongs to one zone of one node, as page_zone() says.
         let end = start.saturating_add(nr);
-        if self.zones.values().flat_map(|tz| tz.zone.ranges()).any(|r| start < r.end() && r.start < end) {
+        if self
+            .zones
+            .values()
+            .flat_map(|tz| tz.zone.ranges())
+            .any(|r| start < r.end() && r.start < end)
+        {
             return Err(CoreError::Exists);
         }
         let nr_cpus = self.nr_cpus;
-        let tz = self.zones.entry((nid, zt as u8)).or_insert_with(|| TestZone {
-            zone: Zone::new(i32::from(nid), zt, VecStore::default()),
-            pcp: (0..nr_cpus).map(|_| PerCpuPages::new()).collect(),
-        });
+        let tz = self
+            .zones
+            .entry((nid, zt as u8))
+            .or_insert_with(|| TestZone {
+                zone: Zone::new(i32::from(nid), zt, VecStore::default()),
+                pcp: (0..nr_cpus).map(|_| PerCpuPages::new()).collect(),
+            });
         tz.zone.add_range(start, nr)?;
         self.refresh_node(nid, owner);
         Ok(())
@@ -113,7 +132,11 @@ impl Instance {
     fn refresh_node(&mut self, nid: u8, owner: u32) {
         let mut populated = 0u8;
         for zt in 0..MAX_NR_ZONES as u8 {
-            if self.zones.get(&(nid, zt)).is_some_and(|tz| tz.zone.is_populated()) {
+            if self
+                .zones
+                .get(&(nid, zt))
+                .is_some_and(|tz| tz.zone.is_populated())
+            {
                 populated |= 1 << zt;
             }
         }
@@ -125,7 +148,6 @@ impl Instance {
         &self.zones[&(nid, zt as u8)].zone
     }
 
-
     fn zone_of(&self, pfn: Pfn) -> Option<(u8, u8)> {
         self.zones
             .iter()
@@ -135,13 +157,24 @@ impl Instance {
 
     /// `__free_pages()`: to this CPU's pcp for small orders, else the buddy.
     pub fn free(&mut self, pfn: Pfn, order: u32) {
-        assert_eq!(self.allocated.remove(&pfn), Some(order), "freeing {pfn:#x} order {order}");
+        assert_eq!(
+            self.allocated.remove(&pfn),
+            Some(order),
+            "freeing {pfn:#x} order {order}"
+        );
         let key = self.zone_of(pfn).expect("pfn in a zone");
         let cpu = self.cpu;
         let tz = self.zones.get_mut(&key).unwrap();
         if pcp::pcp_allowed_order(order) {
             let mt = tz.zone.frame(pfn).map_or(MigrateType::Movable, |m| m.mt);
-            assert!(pcp::free_pcp(&mut tz.pcp[cpu], &mut tz.zone, pfn, order, mt, false));
+            assert!(pcp::free_pcp(
+                &mut tz.pcp[cpu],
+                &mut tz.zone,
+                pfn,
+                order,
+                mt,
+                false
+            ));
         } else {
             tz.zone.free_pages(pfn, order);
         }
@@ -170,7 +203,13 @@ impl PageAllocEnv for Instance {
         })
     }
 
-    fn rmqueue(&mut self, z: ZoneRef, order: u32, mt: MigrateType, flags: AllocFlags) -> Option<Pfn> {
+    fn rmqueue(
+        &mut self,
+        z: ZoneRef,
+        order: u32,
+        mt: MigrateType,
+        flags: AllocFlags,
+    ) -> Option<Pfn> {
         let cpu = self.cpu;
         let tz = self.zones.get_mut(&(z.nid, z.zone as u8))?;
         let pfn = if pcp::pcp_allowed_order(order) {
@@ -210,14 +249,25 @@ pub fn check_invariants(inst: &Instance) {
         let z = &tz.zone;
         let ctx = |m: &str| format!("node {nid} zone {zt}: {m}");
         // Where each frame is: 0 nowhere yet, 1 seen once.
-        let mut seen: BTreeMap<Pfn, Vec<u8>> = z.ranges().map(|r| (r.start, vec![0u8; r.nr as usize])).collect();
+        let mut seen: BTreeMap<Pfn, Vec<u8>> = z
+            .ranges()
+            .map(|r| (r.start, vec![0u8; r.nr as usize]))
+            .collect();
         let mut mark = |pfn: Pfn, order: u32, what: &str| {
-            let (start, v) = seen.range_mut(..=pfn).next_back().unwrap_or_else(|| panic!("{}", ctx(what)));
+            let (start, v) = seen
+                .range_mut(..=pfn)
+                .next_back()
+                .unwrap_or_else(|| panic!("{}", ctx(what)));
             for i in 0..(1u64 << order) {
-                let slot = v
-                    .get_mut((pfn - start + i) as usize)
-                    .unwrap_or_else(|| panic!("{}", ctx(&format!("{what} {pfn:#x} outside range"))));
-                assert_eq!(*slot, 0, "{}", ctx(&format!("{what} {pfn:#x}+{i} is in two places")));
+                let slot = v.get_mut((pfn - start + i) as usize).unwrap_or_else(|| {
+                    panic!("{}", ctx(&format!("{what} {pfn:#x} outside range")))
+                });
+                assert_eq!(
+                    *slot,
+                    0,
+                    "{}",
+                    ctx(&format!("{what} {pfn:#x}+{i} is in two places"))
+                );
                 *slot = 1;
             }
         };
@@ -231,20 +281,37 @@ pub fn check_invariants(inst: &Instance) {
                 let mut pfn = list.head;
                 let mut n = 0;
                 while n < list.nr {
-                    let m = z.frame(pfn).unwrap_or_else(|| panic!("{}", ctx("list frame unmanaged")));
-                    assert!(m.buddy, "{}", ctx(&format!("{pfn:#x} on list but not buddy")));
+                    let m = z
+                        .frame(pfn)
+                        .unwrap_or_else(|| panic!("{}", ctx("list frame unmanaged")));
+                    assert!(
+                        m.buddy,
+                        "{}",
+                        ctx(&format!("{pfn:#x} on list but not buddy"))
+                    );
                     assert_eq!(u32::from(m.order), order, "{}", ctx("order mismatch"));
                     assert_eq!(m.mt, mt, "{}", ctx("list type mismatch"));
                     assert_eq!(pfn % (1 << order), 0, "{}", ctx("unaligned block"));
                     if order < PAGEBLOCK_ORDER {
-                        assert_eq!(z.pageblock_mt(pfn), mt, "{}", ctx(&format!("{pfn:#x} list != pageblock type")));
+                        assert_eq!(
+                            z.pageblock_mt(pfn),
+                            mt,
+                            "{}",
+                            ctx(&format!("{pfn:#x} list != pageblock type"))
+                        );
                     }
                     // No two free buddies left unmerged.
                     if order < MAX_PAGE_ORDER {
                         if let Some(b) = z.find_buddy_pfn(pfn, order) {
                             let bmt = z.frame(b).map(|m| m.mt).unwrap();
-                            let mergeable = order < PAGEBLOCK_ORDER || bmt == mt || (bmt.is_mergeable() && mt.is_mergeable());
-                            assert!(!mergeable, "{}", ctx(&format!("buddies {pfn:#x}/{b:#x} order {order} unmerged")));
+                            let mergeable = order < PAGEBLOCK_ORDER
+                                || bmt == mt
+                                || (bmt.is_mergeable() && mt.is_mergeable());
+                            assert!(
+                                !mergeable,
+                                "{}",
+                                ctx(&format!("buddies {pfn:#x}/{b:#x} order {order} unmerged"))
+                            );
                         }
                     }
                     mark(pfn, order, "free block");
@@ -258,10 +325,20 @@ pub fn check_invariants(inst: &Instance) {
                 assert_eq!(pfn, super::frame::NO_PFN, "{}", ctx("list longer than nr"));
                 nr_free += list.nr;
             }
-            assert_eq!(area.nr_free, nr_free, "{}", ctx("free_area.nr_free != recount"));
+            assert_eq!(
+                area.nr_free,
+                nr_free,
+                "{}",
+                ctx("free_area.nr_free != recount")
+            );
         }
         assert_eq!(z.nr_free_pages, free, "{}", ctx("NR_FREE_PAGES != recount"));
-        assert_eq!(z.nr_free_highatomic, free_ha, "{}", ctx("nr_free_highatomic != recount"));
+        assert_eq!(
+            z.nr_free_highatomic,
+            free_ha,
+            "{}",
+            ctx("nr_free_highatomic != recount")
+        );
         let mut on_pcp = 0u64;
         for p in &tz.pcp {
             let mut count = 0u64;
@@ -274,7 +351,12 @@ pub fn check_invariants(inst: &Instance) {
                     count += 1 << order;
                 }
             }
-            assert_eq!(u64::from(p.count), count, "{}", ctx("pcp->count != recount"));
+            assert_eq!(
+                u64::from(p.count),
+                count,
+                "{}",
+                ctx("pcp->count != recount")
+            );
             on_pcp += count;
         }
         let mut out = 0u64;
@@ -286,9 +368,17 @@ pub fn check_invariants(inst: &Instance) {
         }
         for (start, v) in &seen {
             if let Some(i) = v.iter().position(|&s| s == 0) {
-                panic!("{}", ctx(&format!("frame {:#x} is nowhere", start + i as u64)));
+                panic!(
+                    "{}",
+                    ctx(&format!("frame {:#x} is nowhere", start + i as u64))
+                );
             }
         }
-        assert_eq!(free + on_pcp + out, z.managed_pages, "{}", ctx("free + pcp + allocated != managed"));
+        assert_eq!(
+            free + on_pcp + out,
+            z.managed_pages,
+            "{}",
+            ctx("free + pcp + allocated != managed")
+        );
     }
 }

@@ -266,8 +266,9 @@ impl<S: FrameStore> Zone<S> {
         let mut pb = range.start;
         while pb < range.end() {
             if self.pageblock_mt(pb) == MigrateType::HighAtomic {
-                self.nr_reserved_highatomic =
-                    self.nr_reserved_highatomic.saturating_sub(PAGEBLOCK_NR_PAGES);
+                self.nr_reserved_highatomic = self
+                    .nr_reserved_highatomic
+                    .saturating_sub(PAGEBLOCK_NR_PAGES);
             }
             pb += PAGEBLOCK_NR_PAGES;
         }
@@ -493,7 +494,12 @@ impl<S: FrameStore> Zone<S> {
     }
 
     /// `find_suitable_fallback()`
-    pub fn find_suitable_fallback(&self, order: u32, mt: MigrateType, claimable: bool) -> FallbackResult {
+    pub fn find_suitable_fallback(
+        &self,
+        order: u32,
+        mt: MigrateType,
+        claimable: bool,
+    ) -> FallbackResult {
         if claimable && !Self::should_try_claim_block(order, mt) {
             return FallbackResult::NoClaim;
         }
@@ -586,7 +592,12 @@ impl<S: FrameStore> Zone<S> {
     }
 
     /// `__rmqueue_claim()`
-    fn rmqueue_claim(&mut self, order: u32, start_mt: MigrateType, flags: AllocFlags) -> Option<Pfn> {
+    fn rmqueue_claim(
+        &mut self,
+        order: u32,
+        start_mt: MigrateType,
+        flags: AllocFlags,
+    ) -> Option<Pfn> {
         let min_order = if order < PAGEBLOCK_ORDER && flags.nofragment {
             PAGEBLOCK_ORDER
         } else {
@@ -614,7 +625,9 @@ impl<S: FrameStore> Zone<S> {
     /// `__rmqueue_steal()`
     fn rmqueue_steal(&mut self, order: u32, start_mt: MigrateType) -> Option<Pfn> {
         for current in order..=MAX_PAGE_ORDER {
-            if let FallbackResult::Found(fallback) = self.find_suitable_fallback(current, start_mt, false) {
+            if let FallbackResult::Found(fallback) =
+                self.find_suitable_fallback(current, start_mt, false)
+            {
                 let pfn = self.free_area[current as usize].free_list[fallback.index()].first()?;
                 self.page_del_and_expand(pfn, order, current, fallback);
                 self.stat.fallback_steal += 1;
@@ -625,7 +638,13 @@ impl<S: FrameStore> Zone<S> {
     }
 
     /// `__rmqueue()`
-    pub fn rmqueue(&mut self, order: u32, mt: MigrateType, flags: AllocFlags, mode: &mut RmqueueMode) -> Option<Pfn> {
+    pub fn rmqueue(
+        &mut self,
+        order: u32,
+        mt: MigrateType,
+        flags: AllocFlags,
+        mode: &mut RmqueueMode,
+    ) -> Option<Pfn> {
         if *mode == RmqueueMode::Normal {
             if let Some(p) = self.rmqueue_smallest(order, mt) {
                 return Some(p);
@@ -738,7 +757,10 @@ impl<S: FrameStore> Zone<S> {
             if area.nr_free == 0 {
                 continue;
             }
-            if area.free_list[..MIGRATE_PCPTYPES].iter().any(|l| !l.is_empty()) {
+            if area.free_list[..MIGRATE_PCPTYPES]
+                .iter()
+                .any(|l| !l.is_empty())
+            {
                 return true;
             }
             if (flags.highatomic || flags.oom)
@@ -778,11 +800,13 @@ impl<S: FrameStore> Zone<S> {
             return false;
         }
         for order in 0..=MAX_PAGE_ORDER {
-            let Some(pfn) = self.free_area[order as usize].free_list[MigrateType::HighAtomic.index()].first()
+            let Some(pfn) =
+                self.free_area[order as usize].free_list[MigrateType::HighAtomic.index()].first()
             else {
                 continue;
             };
-            let size = core::cmp::max(PAGEBLOCK_NR_PAGES, 1 << order).min(self.nr_reserved_highatomic);
+            let size =
+                core::cmp::max(PAGEBLOCK_NR_PAGES, 1 << order).min(self.nr_reserved_highatomic);
             self.nr_reserved_highatomic -= size;
             if order < PAGEBLOCK_ORDER {
                 self.move_freepages_block(pfn, MigrateType::HighAtomic, mt);

@@ -117,7 +117,9 @@ impl Topology {
     pub fn new() -> Self {
         Topology {
             nodes: [None; MAX_NUMNODES],
-            distance: core::array::from_fn(|i| core::array::from_fn(|j| if i == j { 10 } else { 20 })),
+            distance: core::array::from_fn(|i| {
+                core::array::from_fn(|j| if i == j { 10 } else { 20 })
+            }),
             fallback: [Zonelist::new(); MAX_NUMNODES],
             nofallback: [Zonelist::new(); MAX_NUMNODES],
             private: [Zonelist::new(); MAX_NUMNODES],
@@ -251,7 +253,13 @@ mod tests {
     fn fallback_by_distance_then_id() {
         let mut t = Topology::new();
         for (n, owner) in [(1, 7), (2, 7), (3, 9)] {
-            t.set_node(n, Some(NodeDesc { owner, populated: 1 }));
+            t.set_node(
+                n,
+                Some(NodeDesc {
+                    owner,
+                    populated: 1,
+                }),
+            );
         }
         t.set_distance(1, 2, 30);
         t.set_distance(1, 3, 15);
@@ -259,7 +267,11 @@ mod tests {
         let fb = t.zonelist(1, AllocZonelist::Default, false).unwrap();
         assert_eq!(
             nids(fb),
-            [(1, ZoneType::Normal), (3, ZoneType::Normal), (2, ZoneType::Normal)]
+            [
+                (1, ZoneType::Normal),
+                (3, ZoneType::Normal),
+                (2, ZoneType::Normal)
+            ]
         );
         let this = t.zonelist(1, AllocZonelist::Default, true).unwrap();
         assert_eq!(nids(this), [(1, ZoneType::Normal)]);
@@ -275,7 +287,13 @@ mod tests {
     #[test]
     fn movable_zone_first_within_a_node() {
         let mut t = Topology::new();
-        t.set_node(2, Some(NodeDesc { owner: 0, populated: 0b11 }));
+        t.set_node(
+            2,
+            Some(NodeDesc {
+                owner: 0,
+                populated: 0b11,
+            }),
+        );
         let fb = t.zonelist(2, AllocZonelist::Default, false).unwrap();
         assert_eq!(nids(fb), [(2, ZoneType::Movable), (2, ZoneType::Normal)]);
     }

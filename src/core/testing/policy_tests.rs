@@ -3,13 +3,13 @@
 //! Tests of the allocation policy through `alloc_pages()`: zonelists,
 //! THISNODE, nodemask, owner isolation, reserves, pcp refill and drain.
 
-use super::*;
 use super::super::{
     gfp::Gfp,
     page_alloc::{alloc_pages, AllocFailure, AllocPath, AllocRequest},
     zonelist::{AllocZonelist, NodeMask},
     NUMA_NO_NODE,
 };
+use super::*;
 
 const N1: Pfn = 0x100000;
 const N2: Pfn = 0x200000;
@@ -68,7 +68,11 @@ fn frees_drain_a_batch_at_high() {
     let mut inst = three_nodes();
     let mut out = Vec::new();
     for _ in 0..400 {
-        out.push(alloc(&mut inst, AllocRequest::new(Gfp::KERNEL, 0, 1)).unwrap().1);
+        out.push(
+            alloc(&mut inst, AllocRequest::new(Gfp::KERNEL, 0, 1))
+                .unwrap()
+                .1,
+        );
     }
     let before = inst.zones[&(1, 0)].pcp[0].count;
     inst.cpu = 1;
@@ -82,7 +86,11 @@ fn frees_drain_a_batch_at_high() {
     inst.free(out[377], 0);
     let p1 = &inst.zones[&(1, 0)].pcp[1];
     assert_eq!((p1.count, p1.stat.drain), (378 - 315, 1));
-    assert_eq!(inst.zones[&(1, 0)].pcp[0].count, before, "CPU 0's list untouched");
+    assert_eq!(
+        inst.zones[&(1, 0)].pcp[0].count,
+        before,
+        "CPU 0's list untouched"
+    );
     check_invariants(&inst);
 }
 
@@ -106,7 +114,10 @@ fn thisnode_and_nodemask_and_fallback_order() {
     assert_eq!(alloc(&mut inst, req).unwrap().0, 2);
     // An empty nodemask finds nothing and says so.
     req.nodemask = Some(NodeMask(0));
-    assert_eq!(alloc(&mut inst, req), Err(AllocFailure::NoMemory { warn: true }));
+    assert_eq!(
+        alloc(&mut inst, req),
+        Err(AllocFailure::NoMemory { warn: true })
+    );
     check_invariants(&inst);
 }
 
@@ -118,7 +129,10 @@ fn private_zonelist_never_crosses_owners() {
     let mut req = AllocRequest::new(Gfp(Gfp::KERNEL.0 | Gfp::NOWARN), 0, 1);
     req.zonelist = AllocZonelist::Private;
     // Node 3 has free memory but belongs to owner 9.
-    assert_eq!(alloc(&mut inst, req), Err(AllocFailure::NoMemory { warn: false }));
+    assert_eq!(
+        alloc(&mut inst, req),
+        Err(AllocFailure::NoMemory { warn: false })
+    );
     req.zonelist = AllocZonelist::Default;
     assert_eq!(alloc(&mut inst, req).unwrap().0, 3);
 }
@@ -152,9 +166,21 @@ fn gfp_high_reaches_below_min_and_kernel_does_not() {
 fn bad_requests_are_refused() {
     let mut inst = three_nodes();
     let invalid = Err(AllocFailure::Invalid(CoreError::Invalid));
-    assert_eq!(alloc(&mut inst, AllocRequest::new(Gfp::KERNEL, 11, 1)), invalid);
-    assert_eq!(alloc(&mut inst, AllocRequest::new(Gfp(Gfp::KERNEL.0 | Gfp::NOFAIL), 0, 1)), invalid);
-    assert_eq!(alloc(&mut inst, AllocRequest::new(Gfp(Gfp::DMA32), 0, 1)), invalid);
+    assert_eq!(
+        alloc(&mut inst, AllocRequest::new(Gfp::KERNEL, 11, 1)),
+        invalid
+    );
+    assert_eq!(
+        alloc(
+            &mut inst,
+            AllocRequest::new(Gfp(Gfp::KERNEL.0 | Gfp::NOFAIL), 0, 1)
+        ),
+        invalid
+    );
+    assert_eq!(
+        alloc(&mut inst, AllocRequest::new(Gfp(Gfp::DMA32), 0, 1)),
+        invalid
+    );
     let mut nolock = AllocRequest::new(Gfp(0), 4, 1);
     nolock.alloc_flags = super::super::alloc_flags::ALLOC_NOLOCK;
     assert_eq!(alloc(&mut inst, nolock), invalid);

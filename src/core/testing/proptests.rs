@@ -4,19 +4,31 @@
 //! shadow count of what is handed out), and the recorded fragmentation
 //! scenario.
 
-use super::*;
 use super::super::{
     gfp::Gfp,
     page_alloc::{alloc_pages, AllocRequest},
     zonelist::{AllocZonelist, NodeMask},
 };
+use super::*;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Alloc { gfp: u8, order: u32, nid: u8, thisnode: bool, private: bool, mask: u8 },
+    Alloc {
+        gfp: u8,
+        order: u32,
+        nid: u8,
+        thisnode: bool,
+        private: bool,
+        mask: u8,
+    },
     Free(usize),
-    AddRange { nid: u8, movable: bool, slot: u8, blocks: u8 },
+    AddRange {
+        nid: u8,
+        movable: bool,
+        slot: u8,
+        blocks: u8,
+    },
     RemoveRange(usize),
     Cpu(usize),
     Drain,
@@ -44,23 +56,37 @@ const GFPS: [Gfp; 5] = [
 
 fn run(ops: &[Op]) {
     let mut inst = Instance::new(2);
-    inst.add_range(1, ZoneType::Normal, 0, 0x10000, 2048).unwrap();
+    inst.add_range(1, ZoneType::Normal, 0, 0x10000, 2048)
+        .unwrap();
     let mut held: Vec<(Pfn, u32)> = Vec::new();
     for op in ops {
         match *op {
-            Op::Alloc { gfp, order, nid, thisnode, private, mask } => {
+            Op::Alloc {
+                gfp,
+                order,
+                nid,
+                thisnode,
+                private,
+                mask,
+            } => {
                 let mut g = GFPS[gfp as usize % GFPS.len()];
                 if thisnode {
                     g.0 |= Gfp::THISNODE;
                 }
                 let mut req = AllocRequest::new(g, order, i32::from(nid));
-                req.zonelist = if private { AllocZonelist::Private } else { AllocZonelist::Default };
+                req.zonelist = if private {
+                    AllocZonelist::Private
+                } else {
+                    AllocZonelist::Default
+                };
                 if mask & 1 != 0 {
                     req.nodemask = Some(NodeMask(u64::from(mask)));
                 }
                 if let Ok(a) = alloc_pages(&mut inst, &req) {
                     assert_eq!(a.order, order);
-                    assert!(req.nodemask.is_none_or(|m| m.contains(i32::from(a.zone.nid))));
+                    assert!(req
+                        .nodemask
+                        .is_none_or(|m| m.contains(i32::from(a.zone.nid))));
                     if thisnode && !private {
                         assert_eq!(a.zone.nid, nid);
                     }
@@ -73,38 +99,64 @@ fn run(ops: &[Op]) {
                 inst.free(pfn, order);
             }
             Op::Free(_) => {}
-            Op::AddRange { nid, movable, slot, blocks } => {
+            Op::AddRange {
+                nid,
+                movable,
+                slot,
+                blocks,
+            } => {
                 let start = 0x100000 * u64::from(nid) + 0x4000 * u64::from(slot);
-                let zt = if movable { ZoneType::Movable } else { ZoneType::Normal };
-                let before = inst.zones.get(&(nid, zt as u8)).map(|tz| tz.zone.managed_pages);
+                let zt = if movable {
+                    ZoneType::Movable
+                } else {
+                    ZoneType::Normal
+                };
+                let before = inst
+                    .zones
+                    .get(&(nid, zt as u8))
+                    .map(|tz| tz.zone.managed_pages);
                 match inst.add_range(nid, zt, 0, start, 1024 * u64::from(blocks)) {
                     Ok(()) => {}
                     Err(e) => {
                         assert!(matches!(e, CoreError::Exists), "{e:?}");
-                        let after = inst.zones.get(&(nid, zt as u8)).map(|tz| tz.zone.managed_pages);
+                        let after = inst
+                            .zones
+                            .get(&(nid, zt as u8))
+                            .map(|tz| tz.zone.managed_pages);
                         assert_eq!(before, after, "a refused add changed the zone");
                     }
                 }
             }
             Op::RemoveRange(i) => {
-                let ranges: Vec<Pfn> =
-                    inst.zones.values().flat_map(|tz| tz.zone.ranges().map(|r| r.start)).collect();
+                let ranges: Vec<Pfn> = inst
+                    .zones
+                    .values()
+                    .flat_map(|tz| tz.zone.ranges().map(|r| r.start))
+                    .collect();
                 if ranges.is_empty() {
                     continue;
                 }
                 let start = ranges[i % ranges.len()];
                 let busy = held.iter().any(|&(p, _)| {
-                    inst.zones.values().any(|tz| {
-                        tz.zone.ranges().any(|r| r.start == start && r.contains(p))
-                    })
+                    inst.zones
+                        .values()
+                        .any(|tz| tz.zone.ranges().any(|r| r.start == start && r.contains(p)))
                 });
-                let free_before: u64 = inst.zones.values().map(|tz| tz.zone.nr_free_pages).sum::<u64>()
+                let free_before: u64 = inst
+                    .zones
+                    .values()
+                    .map(|tz| tz.zone.nr_free_pages)
+                    .sum::<u64>()
                     + inst.pcp_pages();
                 match inst.remove_range(start) {
                     Ok(()) => assert!(!busy, "removed a range with pages out"),
                     Err(CoreError::Busy) => {
                         assert!(busy, "Busy without pages out");
-                        let free_after: u64 = inst.zones.values().map(|tz| tz.zone.nr_free_pages).sum::<u64>()
+                        let free_after: u64 = inst
+                            .zones
+                            .values()
+                            .map(|tz| tz.zone.nr_free_pages)
+                            .sum::<u64>()
                             + inst.pcp_pages();
                         assert_eq!(free_before, free_after, "Busy must change nothing");
                     }
@@ -151,7 +203,8 @@ proptest! {
 #[test]
 fn fragmentation_scenario_is_recorded() {
     let mut inst = Instance::new(1);
-    inst.add_range(1, ZoneType::Normal, 0, 0x100000, 32768).unwrap();
+    inst.add_range(1, ZoneType::Normal, 0, 0x100000, 32768)
+        .unwrap();
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     let mut rand = move || {
         seed ^= seed << 13;
@@ -160,7 +213,11 @@ fn fragmentation_scenario_is_recorded() {
         seed
     };
     let mut held = Vec::new();
-    let gfps = [Gfp::KERNEL, Gfp::HIGHUSER_MOVABLE, Gfp(Gfp::KERNEL.0 | Gfp::RECLAIMABLE)];
+    let gfps = [
+        Gfp::KERNEL,
+        Gfp::HIGHUSER_MOVABLE,
+        Gfp(Gfp::KERNEL.0 | Gfp::RECLAIMABLE),
+    ];
     while inst.zone(1, ZoneType::Normal).nr_free_pages > 32768 / 10 {
         let r = rand();
         let order = [0, 0, 0, 0, 1, 2, 3, 4][(r % 8) as usize];
@@ -187,7 +244,9 @@ fn fragmentation_scenario_is_recorded() {
     let free_pageblocks = z.nr_free_per_order()[9] + 2 * z.nr_free_per_order()[10];
     let claims = z.stat.fallback_claim;
     let steals = z.stat.fallback_steal;
-    std::println!("fragmentation: free pageblocks {free_pageblocks}/64, claims {claims}, steals {steals}");
+    std::println!(
+        "fragmentation: free pageblocks {free_pageblocks}/64, claims {claims}, steals {steals}"
+    );
     assert_eq!((free_pageblocks, claims, steals), RECORDED);
 }
 

@@ -3,12 +3,12 @@
 //! Unit tests of one zone: split, merge, fallback, watermarks, reserves,
 //! ranges. Expected values are computed by hand from `mm/page_alloc.c`.
 
-use super::*;
 use super::super::{
     alloc_flags::{AllocFlags, Watermark},
     zone::{FallbackResult, RmqueueMode},
     PAGEBLOCK_NR_PAGES,
 };
+use super::*;
 
 const BASE: Pfn = 0x100000;
 
@@ -21,7 +21,13 @@ fn zone(nr: u64) -> Zone<VecStore> {
 fn check(z: Zone<VecStore>, allocated: &[(Pfn, u32)]) -> Zone<VecStore> {
     let mut inst = Instance::new(1);
     inst.allocated = allocated.iter().copied().collect();
-    inst.zones.insert((1, 0), TestZone { zone: z, pcp: vec![PerCpuPages::new()] });
+    inst.zones.insert(
+        (1, 0),
+        TestZone {
+            zone: z,
+            pcp: vec![PerCpuPages::new()],
+        },
+    );
     check_invariants(&inst);
     inst.zones.remove(&(1, 0)).unwrap().zone
 }
@@ -59,7 +65,10 @@ fn split_then_merge_restores_max_order() {
     // expand() left one block of each order 0..=9 and three order-10 blocks.
     assert_eq!(z.nr_free_per_order(), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3]);
     // The order-0 remainder is the buddy of the allocated page.
-    assert_eq!(z.free_area[0].free_list[MigrateType::Movable.index()].first(), Some(BASE + 1));
+    assert_eq!(
+        z.free_area[0].free_list[MigrateType::Movable.index()].first(),
+        Some(BASE + 1)
+    );
     let mut z = check(z, &[(pfn, 0)]);
     z.free_pages(pfn, 0);
     assert_eq!(z.nr_free_per_order(), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]);
@@ -90,15 +99,25 @@ fn remove_range_refuses_busy_and_then_succeeds() {
 fn unmovable_claims_the_largest_movable_block() {
     let mut z = zone(4096);
     let mut mode = RmqueueMode::Normal;
-    let flags = AllocFlags { nofragment: true, ..AllocFlags::DEFAULT };
-    let pfn = z.rmqueue(0, MigrateType::Unmovable, flags, &mut mode).unwrap();
+    let flags = AllocFlags {
+        nofragment: true,
+        ..AllocFlags::DEFAULT
+    };
+    let pfn = z
+        .rmqueue(0, MigrateType::Unmovable, flags, &mut mode)
+        .unwrap();
     assert_eq!(pfn, BASE);
     assert_eq!(z.stat.fallback_claim, 1);
     // The whole order-10 block (two pageblocks) became unmovable.
     assert_eq!(z.pageblock_counts(), [2, 6, 0, 0]);
-    assert_eq!(z.nr_free_per_order_mt(MigrateType::Unmovable), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    assert_eq!(
+        z.nr_free_per_order_mt(MigrateType::Unmovable),
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    );
     // The next one is a plain hit on the unmovable lists.
-    let next = z.rmqueue(0, MigrateType::Unmovable, flags, &mut mode).unwrap();
+    let next = z
+        .rmqueue(0, MigrateType::Unmovable, flags, &mut mode)
+        .unwrap();
     assert_eq!(next, BASE + 1);
     assert_eq!(z.stat.fallback_claim, 1);
     check(z, &[(pfn, 0), (next, 0)]);
@@ -116,13 +135,18 @@ fn small_movable_allocation_steals_without_claiming() {
     assert_eq!(z.pageblock_counts(), [2, 0, 0, 0]);
     let freed = out.pop().unwrap();
     z.free_pages(freed, 3);
-    assert_eq!(z.find_suitable_fallback(3, MigrateType::Movable, true), FallbackResult::NoClaim);
+    assert_eq!(
+        z.find_suitable_fallback(3, MigrateType::Movable, true),
+        FallbackResult::NoClaim
+    );
     assert_eq!(
         z.find_suitable_fallback(3, MigrateType::Movable, false),
         FallbackResult::Found(MigrateType::Unmovable)
     );
     let mut mode = RmqueueMode::Normal;
-    let pfn = z.rmqueue(0, MigrateType::Movable, AllocFlags::DEFAULT, &mut mode).unwrap();
+    let pfn = z
+        .rmqueue(0, MigrateType::Movable, AllocFlags::DEFAULT, &mut mode)
+        .unwrap();
     assert_eq!(pfn, freed);
     assert_eq!(mode, RmqueueMode::Steal);
     // One claim made the pageblocks unmovable in the first place; this
@@ -130,9 +154,15 @@ fn small_movable_allocation_steals_without_claiming() {
     assert_eq!((z.stat.fallback_steal, z.stat.fallback_claim), (1, 1));
     // The pageblock stays unmovable; the split remainder is on its lists.
     assert_eq!(z.pageblock_counts(), [2, 0, 0, 0]);
-    assert_eq!(z.nr_free_per_order_mt(MigrateType::Unmovable)[..3], [1, 1, 1]);
+    assert_eq!(
+        z.nr_free_per_order_mt(MigrateType::Unmovable)[..3],
+        [1, 1, 1]
+    );
     // ALLOC_NOFRAGMENT forbids the steal.
-    let nf = AllocFlags { nofragment: true, ..AllocFlags::DEFAULT };
+    let nf = AllocFlags {
+        nofragment: true,
+        ..AllocFlags::DEFAULT
+    };
     let mut mode = RmqueueMode::Normal;
     assert_eq!(z.rmqueue(3, MigrateType::Movable, nf, &mut mode), None);
     let mut allocated: Vec<(Pfn, u32)> = out.iter().map(|&p| (p, 3)).collect();
@@ -150,12 +180,18 @@ fn watermark_rules() {
     }
     let min = z.wmark_pages(Watermark::Min).unwrap();
     assert_eq!(min, 128);
-    let base = AllocFlags { wmark: Watermark::Min, ..AllocFlags::DEFAULT };
+    let base = AllocFlags {
+        wmark: Watermark::Min,
+        ..AllocFlags::DEFAULT
+    };
     assert!(z.watermark_ok(0, min, base));
     out.push((z.rmqueue_smallest(0, MigrateType::Movable).unwrap(), 0));
     assert!(!z.watermark_ok(0, min, base));
     // __GFP_HIGH: half the min reserve (64); non-blocking: a further quarter (48).
-    let high = AllocFlags { min_reserve: true, ..base };
+    let high = AllocFlags {
+        min_reserve: true,
+        ..base
+    };
     assert!(z.watermark_ok(0, min, high));
     while z.nr_free_pages > 65 {
         out.push((z.rmqueue_smallest(0, MigrateType::Movable).unwrap(), 0));
@@ -163,7 +199,10 @@ fn watermark_rules() {
     assert!(z.watermark_ok(0, min, high));
     out.push((z.rmqueue_smallest(0, MigrateType::Movable).unwrap(), 0));
     assert!(!z.watermark_ok(0, min, high));
-    let atomic = AllocFlags { non_block: true, ..high };
+    let atomic = AllocFlags {
+        non_block: true,
+        ..high
+    };
     assert!(z.watermark_ok(0, min, atomic));
     check(z, &out);
 }
@@ -173,7 +212,9 @@ fn highatomic_reserve_is_capped_and_given_back() {
     let mut z = zone(4096);
     let pfn = z.rmqueue_smallest(2, MigrateType::Unmovable).unwrap_or(0);
     assert_eq!(pfn, 0, "no unmovable memory yet");
-    let pfn = z.rmqueue_buddy(2, MigrateType::Movable, AllocFlags::DEFAULT).unwrap();
+    let pfn = z
+        .rmqueue_buddy(2, MigrateType::Movable, AllocFlags::DEFAULT)
+        .unwrap();
     z.reserve_highatomic_pageblock(pfn, 2);
     // 1% of 4096 rounded up to a pageblock: 512 pages, one pageblock.
     assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES);
@@ -182,11 +223,24 @@ fn highatomic_reserve_is_capped_and_given_back() {
     z.reserve_highatomic_pageblock(pfn + 512, 2);
     assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES, "cap reached");
     // Without ALLOC_RESERVES those 508 pages do not count for the watermark.
-    let plain = AllocFlags { wmark: Watermark::Min, ..AllocFlags::DEFAULT };
+    let plain = AllocFlags {
+        wmark: Watermark::Min,
+        ..AllocFlags::DEFAULT
+    };
     let mark = 4096 - 4 - 508;
     assert!(!z.watermark_ok(0, mark, plain));
-    assert!(z.watermark_ok(0, mark, AllocFlags { highatomic: true, ..plain }));
-    assert!(!z.unreserve_highatomic_pageblock(MigrateType::Movable, false), "last block kept");
+    assert!(z.watermark_ok(
+        0,
+        mark,
+        AllocFlags {
+            highatomic: true,
+            ..plain
+        }
+    ));
+    assert!(
+        !z.unreserve_highatomic_pageblock(MigrateType::Movable, false),
+        "last block kept"
+    );
     assert!(z.unreserve_highatomic_pageblock(MigrateType::Movable, true));
     assert_eq!((z.nr_reserved_highatomic, z.nr_free_highatomic), (0, 0));
     assert_eq!(z.pageblock_counts(), [0, 8, 0, 0]);

@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make run`, inside the VM: show the NUMA nodes and the offline DIMM blocks,
+# load pnalloc, print its debugfs files, unload. Exits non-zero if any step
+# fails.
+set -eu
+. "$PNALLOC_REPO/selftests/pnalloc_lib.sh"
+pn_mount_debugfs
+KO=$(pn_ko)
+
+echo "== NUMA nodes (kernel view)"
+for n in $PN_SYS_NODE/node[0-9]*; do
+	nid=${n##*node}
+	printf 'node %s: cpus=[%s] MemTotal=%s kB memory blocks=%s\n' "$nid" "$(cat "$n/cpulist")" \
+		"$(pn_node_memtotal_kb "$nid")" "$(pn_node_blocks "$nid" | wc -l)"
+done
+echo
+echo "== hot-pluggable memory blocks ($(($(pn_block_size) >> 20)) MiB each)"
+for n in $PN_SYS_NODE/node[0-9]*; do
+	nid=${n##*node}
+	[ -n "$(cat "$n/cpulist")" ] && continue
+	for b in $(pn_node_blocks "$nid"); do
+		printf 'node %s memory%s %s removable=%s\n' "$nid" "$b" "$(cat $PN_SYS_MEM/memory$b/state)" \
+			"$(cat $PN_SYS_MEM/memory$b/removable 2>/dev/null || echo ?)"
+	done
+done
+echo
+echo "== insmod $KO"
+insmod "$KO"
+dmesg | grep pnalloc | tail -n 3
+for f in "$PN_DEBUGFS"/*; do
+	echo
+	echo "== $f"
+	cat "$f"
+done
+echo
+echo "== rmmod pnalloc"
+rmmod pnalloc
+[ ! -e "$PN_DEBUGFS" ] && echo "debugfs directory removed"

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the cached kernel in a virtme-ng VM with pnalloc's NUMA topology and
+# run one job in it:
+#
+#   --job main    show the nodes, the offline DIMM blocks, load pnalloc and
+#                 print its debugfs files (what `make run` shows)
+#   --job check   run the installed kselftests (KTAP); the exit status is
+#                 non-zero if any test failed, was skipped, or the VM broke
+#   --exec CMD    run CMD in the guest
+#
+# Topology: node 0 has both CPUs and the boot memory; nodes 1 and 2 are
+# memoryless and each gets a cold-plugged pc-dimm that the guest keeps
+# offline (memhp_default_state=offline). Free slots allow hot-adding more at
+# runtime through QMP: the guest writes a request file into the shared
+# hotplug directory and scripts/qmp-agent.py, running beside QEMU, plugs it.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+JOB=""
+EXEC=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--job) JOB=$2; shift 2 ;;
+	--exec) EXEC=$2; shift 2 ;;
+	*) die "vm.sh: unknown argument $1" ;;
+	esac
+done
+
+DIMM_SIZE=${PNALLOC_DIMM_SIZE:-512M}
+DIMM_NODES=(1 2)
+BOOT_MEM=${PNALLOC_BOOT_MEM:-2G}
+OUT=${PNALLOC_OUT:-$CACHE_DIR/vm-out}
+ST_DIR=$CACHE_DIR/kselftest
+
+[ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no kernel in $KDIR; run 'make kernel'"
+command -v vng >/dev/null || die "vng not found; run scripts/install-toolchain.sh"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/hotplug"
+
+# The guest learns what QEMU was given from the kernel command line, so the
+# tests can assert exact numbers instead of guessing.
+dimm_bytes=$(numfmt --from=iec "$DIMM_SIZE")
+dimm_desc=""
+qemu_dimms=""
+for i in "${!DIMM_NODES[@]}"; do
+	n=${DIMM_NODES[$i]}
+	dimm_desc+="${dimm_desc:+,}$n:$dimm_bytes"
+	qemu_dimms+=" -object memory-backend-ram,id=dimm$i,size=$DIMM_SIZE"
+	qemu_dimms+=" -device pc-dimm,id=d$i,memdev=dimm$i,node=$n"
+done
+
+# QEMU's SRAT names a node only if it has boot memory or a possible CPU
+# (plus the last node, which gets the hotplug window). A DIMM's _PXM for any
+# other node maps to nothing and its memory lands on node 0. So each DIMM node
+# gets one possible-but-absent CPU (maxcpus > cpus): the node exists from
+# boot, yet has no online CPU and no memory.
+numa_dimm_nodes=""
+for i in "${!DIMM_NODES[@]}"; do
+	numa_dimm_nodes+=" --numa 0,cpus=$((2 + i))"
+done
+
+# KVM is used only where a short boot proves it works; on our CI machines
+# nested KVM fails ("failed to set MSR 0x10a" or a hung guest), so TCG it is.
+kvm_works() {
+	[ "${PNALLOC_KVM:-auto}" = 0 ] && return 1
+	[ -w /dev/kvm ] || return 1
+	local probe=$CACHE_DIR/kvm-probe
+	if [ ! -f "$probe" ]; then
+		if timeout 60 vng --run "$KDIR" --cpus 1 --memory 512M --exec "true" >"$probe.log" 2>&1; then
+			echo yes >"$probe"
+		else
+			echo no >"$probe"
+		fi
+	fi
+	[ "$(cat "$probe")" = yes ]
+}
+accel=(--disable-kvm)
+mode=TCG
+if kvm_works; then
+	accel=()
+	mode=KVM
+fi
+
+case "$JOB" in
+main) guest_cmd="$REPO_DIR/scripts/guest-main.sh" ;;
+check) guest_cmd="$ST_DIR/run_kselftest.sh" ;;
+"") [ -n "$EXEC" ] || die "vm.sh: give --job main|check or --exec CMD"
+	guest_cmd=$EXEC ;;
+*) die "vm.sh: unknown job $JOB" ;;
+esac
+
+SOCK=$OUT/qmp.sock
+python3 "$REPO_DIR/scripts/qmp-agent.py" "$SOCK" "$OUT/hotplug" >"$OUT/qmp-agent.log" 2>&1 &
+agent=$!
+trap 'kill $agent 2>/dev/null || true' EXIT
+
+step "vm: booting $(basename "$(readlink -f "$KDIR")") ($mode, 2 vCPUs, node0 $BOOT_MEM, DIMMs $DIMM_SIZE on nodes ${DIMM_NODES[*]}); job: ${JOB:-exec}"
+start=$(date +%s)
+set +e
+vng --run "$KDIR" "${accel[@]}" --cpus 2 --memory "$BOOT_MEM" \
+	--numa "$BOOT_MEM,cpus=0-1" $numa_dimm_nodes \
+	--rwdir "$OUT" \
+	--append "memhp_default_state=offline pnalloc_test.dimms=$dimm_desc pnalloc_test.hotplug_dir=$OUT/hotplug pnalloc_test.ko=$REPO_DIR/pnalloc.ko" \
+	--qemu-opts="-smp 2,maxcpus=$((2 + ${#DIMM_NODES[@]})) -m $BOOT_MEM,slots=8,maxmem=16G $qemu_dimms -qmp unix:$SOCK,server=on,wait=off" \
+	--exec "PNALLOC_REPO=$REPO_DIR PNALLOC_OUT=$OUT $guest_cmd" 2>&1 | tee "$OUT/console.log"
+rc=${PIPESTATUS[0]}
+set -e
+info "vm: exited with $rc after $(($(date +%s) - start)) s ($mode); log: $OUT/console.log"
+
+if [ "$JOB" = check ]; then
+	"$REPO_DIR/scripts/ktap-verdict.sh" "$OUT/console.log" || exit 1
+	[ "$rc" = 0 ] || die "kselftest run exited with $rc"
+	exit 0
+fi
+exit "$rc"
