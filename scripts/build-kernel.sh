@@ -38,29 +38,40 @@ if [ "$(cat "$obj/.pnalloc-key" 2>/dev/null)" = "$key" ] && [ -f "$obj/arch/x86/
 fi
 
 step "kernel: patch series ($SERIES_DIR)"
+# The tree remembers what it has applied in $applied. Patches that are the
+# same (name and content) at the front of both series stay applied; only the
+# rest is reverted (newest first) and applied again, so an edit to the last
+# patch does not touch the files of the ones before it.
 applied=$src/.pnalloc-applied
-if [ -d "$applied" ]; then
-	# Revert what an earlier build applied, newest first.
-	for p in $(tac "$applied/series" 2>/dev/null); do
-		patch -d "$src" -p1 -R -s -f <"$applied/$p" >/dev/null ||
-			die "could not revert $p; delete $src to start from a clean tree"
-	done
-	rm -rf "$applied"
-fi
-mkdir -p "$applied.new"
-: >"$applied.new/series"
-for p in $(series); do
+mkdir -p "$applied"
+touch "$applied/series"
+mapfile -t old < "$applied/series"
+mapfile -t new < <(series)
+keep=0
+while [ $keep -lt ${#old[@]} ] && [ $keep -lt ${#new[@]} ] &&
+	[ "${old[$keep]}" = "${new[$keep]}" ] && cmp -s "$applied/${old[$keep]}" "$SERIES_DIR/${new[$keep]}"; do
+	keep=$((keep + 1))
+done
+for ((i = ${#old[@]} - 1; i >= keep; i--)); do
+	p=${old[$i]}
+	patch -d "$src" -p1 -R -s -f <"$applied/$p" >/dev/null ||
+		die "could not revert $p; delete $src to start from a clean tree"
+	rm -f "$applied/$p"
+	info "reverted $p"
+done
+printf '%s\n' "${old[@]:0:$keep}" | sed '/^$/d' >"$applied/series"
+for p in "${new[@]:$keep}"; do
 	[ -f "$SERIES_DIR/$p" ] || die "series names $p but rust/kernel-patches/$p does not exist"
 	if ! patch -d "$src" -p1 -N -s -f --dry-run <"$SERIES_DIR/$p" >/dev/null; then
 		patch -d "$src" -p1 -N -f --dry-run <"$SERIES_DIR/$p" >&2 || true
 		die "patch $p does not apply to linux $ver"
 	fi
 	patch -d "$src" -p1 -N -s -f <"$SERIES_DIR/$p" >/dev/null
-	cp "$SERIES_DIR/$p" "$applied.new/"
-	echo "$p" >>"$applied.new/series"
+	cp "$SERIES_DIR/$p" "$applied/"
+	echo "$p" >>"$applied/series"
 	info "applied $p"
 done
-mv "$applied.new" "$applied"
+[ $keep -eq 0 ] || info "kept $keep patch(es) applied"
 
 step "kernel: config (allnoconfig + ${FRAGMENTS[*]##*/})"
 kmake() { make -C "$src" O="$obj" "${KMAKE_FLAGS[@]}" "$@"; }

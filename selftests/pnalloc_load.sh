@@ -63,9 +63,9 @@ ktap_test_result "insmod pnalloc.ko creates /sys/module/pnalloc and $PN_DEBUGFS"
 version_ok() {
 	local v
 	v=$(cat "$PN_DEBUGFS/version")
-	[ "$v" = "pnalloc 0.1.0" ] || { ktap_print_msg "version: '$v'"; return 1; }
+	[ "$v" = "pnalloc 0.2.0" ] || { ktap_print_msg "version: '$v'"; return 1; }
 }
-ktap_test_result "debugfs version reads 'pnalloc 0.1.0'" version_ok
+ktap_test_result "debugfs version reads 'pnalloc 0.2.0'" version_ok
 
 # 4: the nodes file agrees with sysfs and /proc/zoneinfo for every node.
 nodes_ok() {
@@ -103,7 +103,7 @@ load_twice() {
 	local err
 	err=$(insmod "$KO" 2>&1) && { ktap_print_msg "second insmod succeeded"; return 1; }
 	echo "$err" | grep -q "File exists" || { ktap_print_msg "second insmod: $err"; return 1; }
-	pn_loaded && [ "$(cat "$PN_DEBUGFS/version")" = "pnalloc 0.1.0" ]
+	pn_loaded && [ "$(cat "$PN_DEBUGFS/version")" = "pnalloc 0.2.0" ]
 }
 ktap_test_result "second insmod fails with EEXIST, first instance intact" load_twice
 

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Inline helpers and macros of mm/ made callable from pnalloc's Rust code.
- * Only exported symbols are used here; anything mm/ does not export belongs
- * in the kernel patch series (rust/kernel-patches/), not in this file.
+ * Inline helpers, macros and callbacks of mm/ made callable from pnalloc's
+ * Rust code. Only symbols exported to modules are used; what mm/ does not
+ * export lives in the kernel patch series (rust/kernel-patches/).
  */
 #include <linux/errno.h>
+#include <linux/highmem.h>
+#include <linux/llist.h>
+#include <linux/memory.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
 #include <linux/mmzone.h>
+#include <linux/module.h>
+#include <linux/node_private.h>
 #include <linux/nodemask.h>
+#include <linux/topology.h>
 
 #include "mm_shim.h"
 
@@ -28,6 +36,7 @@ int pnalloc_node_info(int nid, struct pnalloc_node_info *info)
 		.has_normal_memory = node_state(nid, N_NORMAL_MEMORY),
 		.has_memory = node_state(nid, N_MEMORY),
 		.has_cpu = node_state(nid, N_CPU),
+		.is_private = node_is_private(nid),
 	};
 	/* NODE_DATA() of a node that never came online may be NULL. */
 	pgdat = info->online ? NODE_DATA(nid) : NULL;
@@ -37,4 +46,266 @@ int pnalloc_node_info(int nid, struct pnalloc_node_info *info)
 		info->node_start_pfn = pgdat->node_start_pfn;
 	}
 	return 0;
+}
+
+int pnalloc_node_distance(int from, int to)
+{
+	return node_distance(from, to);
+}
+
+int pnalloc_numa_node_id(void)
+{
+	return numa_node_id();
+}
+
+struct block_walk {
+	void *arg;
+	pnalloc_block_fn fn;
+};
+
+static int block_cb(struct memory_block *mem, void *arg)
+{
+	struct block_walk *w = arg;
+	unsigned long pfn = section_nr_to_pfn(mem->start_section_nr);
+
+	return w->fn(w->arg, pfn, memory_block_size_bytes() >> PAGE_SHIFT,
+		     mem->nid, mem->state == MEM_ONLINE);
+}
+
+int pnalloc_for_each_block(void *arg, pnalloc_block_fn fn)
+{
+	struct block_walk w = { .arg = arg, .fn = fn };
+
+	return for_each_memory_block(&w, block_cb);
+}
+
+u64 pnalloc_block_pages(void)
+{
+	return memory_block_size_bytes() >> PAGE_SHIFT;
+}
+
+/*
+ * The window being onlined into pnalloc (pages there never reach the buddy)
+ * or released by it (the only time its memory may go offline). Written under
+ * pnalloc's carve mutex, read by the hotplug callbacks, which run under the
+ * device hotplug lock taken by the add/remove calls pnalloc itself makes.
+ */
+static u64 window_start, window_end;
+static bool window_releasing;
+
+void pnalloc_set_window(u64 start_pfn, u64 nr_pages, bool releasing)
+{
+	WRITE_ONCE(window_start, start_pfn);
+	WRITE_ONCE(window_end, start_pfn + nr_pages);
+	WRITE_ONCE(window_releasing, releasing);
+}
+
+static bool in_window(unsigned long pfn)
+{
+	return pfn >= READ_ONCE(window_start) && pfn < READ_ONCE(window_end);
+}
+
+/*
+ * Onlining leaves each page PageOffline with refcount 1. Pages of the
+ * window stay that way: pnalloc's core owns them. Anything else is someone
+ * else's memory and goes to the buddy as usual.
+ */
+static void pnalloc_online_page(struct page *page, unsigned int order)
+{
+	if (in_window(page_to_pfn(page)) && !READ_ONCE(window_releasing))
+		return;
+	generic_online_page(page, order);
+}
+
+/*
+ * Our memory may go offline only while pnalloc releases it, and then every
+ * page is free in pnalloc (checked before): drop the onlining reference so
+ * offline_pages() treats the PageOffline pages as free, as virtio-mem does.
+ */
+static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
+			     void *arg)
+{
+	struct memory_notify *mn = arg;
+	unsigned long pfn, end = mn->start_pfn + mn->nr_pages;
+	struct page *page;
+
+	if (!node_is_private(pfn_to_nid(mn->start_pfn)))
+		return NOTIFY_OK;
+
+	switch (action) {
+	case MEM_GOING_OFFLINE:
+		if (!READ_ONCE(window_releasing) || !in_window(mn->start_pfn) ||
+		    !in_window(end - 1))
+			return NOTIFY_BAD;
+		for (pfn = mn->start_pfn; pfn < end; pfn++) {
+			page = pfn_to_page(pfn);
+			if (PageOffline(page) && page_count(page))
+				page_ref_dec(page);
+		}
+		break;
+	case MEM_CANCEL_OFFLINE:
+		for (pfn = mn->start_pfn; pfn < end; pfn++) {
+			page = pfn_to_page(pfn);
+			if (PageOffline(page) && !page_count(page))
+				page_ref_inc(page);
+		}
+		break;
+	}
+	return NOTIFY_OK;
+}
+
+static struct notifier_block pnalloc_memory_nb = {
+	.notifier_call = pnalloc_memory_cb,
+};
+
+int pnalloc_hotplug_init(void)
+{
+	int ret = set_online_page_callback(pnalloc_online_page);
+
+	if (ret)
+		return ret == -EINVAL ? -EBUSY : ret;
+	ret = register_memory_notifier(&pnalloc_memory_nb);
+	if (ret)
+		restore_online_page_callback(pnalloc_online_page);
+	return ret;
+}
+
+void pnalloc_hotplug_exit(void)
+{
+	unregister_memory_notifier(&pnalloc_memory_nb);
+	restore_online_page_callback(pnalloc_online_page);
+}
+
+int pnalloc_remove_memory(u64 start_pfn, u64 nr_pages)
+{
+	return offline_and_remove_memory(PFN_PHYS(start_pfn), PFN_PHYS(nr_pages));
+}
+
+int pnalloc_add_private_memory(int nid, u64 start_pfn, u64 nr_pages)
+{
+	return __add_memory_driver_managed(nid, PFN_PHYS(start_pfn),
+					   PFN_PHYS(nr_pages),
+					   "System RAM (pnalloc)", MHP_NONE,
+					   MMOP_ONLINE_KERNEL);
+}
+
+int pnalloc_add_memory_back(int nid, u64 start_pfn, u64 nr_pages)
+{
+	return add_memory(nid, PFN_PHYS(start_pfn), PFN_PHYS(nr_pages), MHP_NONE);
+}
+
+/*
+ * Frees of our pages, from any context. A nolock free (possibly in NMI)
+ * cannot take pnalloc's zone lock: the page waits on a lock-free list until
+ * the next locked operation drains it, as 7.3 does with
+ * zone->trylock_free_pages.
+ */
+static LLIST_HEAD(deferred_frees);
+
+static void pnalloc_node_free(struct page *page, unsigned int order, bool nolock)
+{
+	if (nolock) {
+		page->private = order;
+		llist_add(&page->pcp_llist, &deferred_frees);
+		return;
+	}
+	pnalloc_rust_free(page_to_pfn(page), order);
+}
+
+void pnalloc_drain_deferred(void)
+{
+	struct llist_node *list = llist_del_all(&deferred_frees);
+	struct page *page, *next;
+
+	llist_for_each_entry_safe(page, next, list, pcp_llist) {
+		unsigned int order = page->private;
+
+		page->private = 0;
+		pnalloc_rust_free(page_to_pfn(page), order);
+	}
+}
+
+static const struct node_private_ops pnalloc_node_ops = {
+	.free_pages = pnalloc_node_free,
+};
+
+int pnalloc_node_register(int nid)
+{
+	return node_private_register(nid, &pnalloc_node_ops);
+}
+
+int pnalloc_node_unregister(int nid)
+{
+	return node_private_unregister(nid);
+}
+
+/*
+ * A block leaves pnalloc: from "free and owned" (PageOffline, refcount 1 on
+ * every page, as onlining left them) to what the buddy hands out.
+ */
+void pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp)
+{
+	struct page *page = pfn_to_page(pfn);
+	unsigned long i, nr = 1UL << order;
+
+	for (i = 0; i < nr; i++) {
+		__ClearPageOffline(page + i);
+		set_page_count(page + i, 0);
+		if (gfp & __GFP_ZERO)
+			clear_highpage(page + i);
+	}
+	node_private_prep_new_page(page, order, (__force gfp_t)gfp);
+}
+
+/* A freed block comes back to "free and owned". */
+static void prep_owned(struct page *page, unsigned int order)
+{
+	unsigned long i, nr = 1UL << order;
+
+	for (i = 0; i < nr; i++) {
+		__SetPageOffline(page + i);
+		init_page_count(page + i);
+	}
+}
+
+void pnalloc_free_pages(u64 pfn, unsigned int order)
+{
+	__free_pages(pfn_to_page(pfn), order);
+}
+
+void pnalloc_folio_put(u64 pfn)
+{
+	folio_put(page_folio(pfn_to_page(pfn)));
+}
+
+bool pnalloc_page_is_offline(u64 pfn)
+{
+	return PageOffline(pfn_to_page(pfn));
+}
+
+int pnalloc_page_count(u64 pfn)
+{
+	return page_count(pfn_to_page(pfn));
+}
+
+int pnalloc_page_nid(u64 pfn)
+{
+	return page_to_nid(pfn_to_page(pfn));
+}
+
+/* Called by Rust before the core takes a freed block back. */
+void pnalloc_prep_owned(u64 pfn, unsigned int order)
+{
+	prep_owned(pfn_to_page(pfn), order);
+}
+
+/* One module reference per block handed out: rmmod is refused until all return. */
+void pnalloc_module_get(void)
+{
+	__module_get(THIS_MODULE);
+}
+
+void pnalloc_module_put(void)
+{
+	module_put(THIS_MODULE);
 }

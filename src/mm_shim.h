@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The C side of pnalloc's FFI layer: wrappers around inline helpers and
- * macros of mm/ that Rust's generated bindings cannot call. Every function
- * here has a matching declaration in src/mm_sys.rs; keep the two in step.
+ * The C side of pnalloc's FFI layer: wrappers around inline helpers, macros
+ * and callbacks of mm/ that Rust's generated bindings cannot reach. Every
+ * function here has a matching declaration in src/mm_sys.rs; keep the two in
+ * step. Frames are passed as pfns; struct page stays on this side.
  */
 #ifndef PNALLOC_MM_SHIM_H
 #define PNALLOC_MM_SHIM_H
@@ -16,6 +17,7 @@ struct pnalloc_node_info {
 	u8 has_normal_memory;
 	u8 has_memory;
 	u8 has_cpu;
+	u8 is_private;
 	u64 present_pages;
 	u64 spanned_pages;
 	u64 node_start_pfn;
@@ -23,5 +25,38 @@ struct pnalloc_node_info {
 
 int pnalloc_nr_node_ids(void);
 int pnalloc_node_info(int nid, struct pnalloc_node_info *info);
+int pnalloc_node_distance(int from, int to);
+int pnalloc_numa_node_id(void);
+
+/* Memory blocks: calls @fn(arg, start_pfn, nr_pages, nid, online) for each. */
+typedef int (*pnalloc_block_fn)(void *arg, u64 start_pfn, u64 nr_pages,
+				int nid, bool online);
+int pnalloc_for_each_block(void *arg, pnalloc_block_fn fn);
+u64 pnalloc_block_pages(void);
+
+/* Carving: see src/carve.rs for the sequence. */
+int pnalloc_hotplug_init(void);
+void pnalloc_hotplug_exit(void);
+void pnalloc_set_window(u64 start_pfn, u64 nr_pages, bool releasing);
+int pnalloc_remove_memory(u64 start_pfn, u64 nr_pages);
+int pnalloc_add_private_memory(int nid, u64 start_pfn, u64 nr_pages);
+int pnalloc_add_memory_back(int nid, u64 start_pfn, u64 nr_pages);
+int pnalloc_node_register(int nid);
+int pnalloc_node_unregister(int nid);
+
+/* Pages. */
+void pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp);
+void pnalloc_prep_owned(u64 pfn, unsigned int order);
+void pnalloc_free_pages(u64 pfn, unsigned int order);
+void pnalloc_folio_put(u64 pfn);
+bool pnalloc_page_is_offline(u64 pfn);
+int pnalloc_page_count(u64 pfn);
+int pnalloc_page_nid(u64 pfn);
+void pnalloc_drain_deferred(void);
+void pnalloc_module_get(void);
+void pnalloc_module_put(void);
+
+/* Implemented in Rust (src/mm_sys.rs). */
+void pnalloc_rust_free(u64 pfn, unsigned int order);
 
 #endif /* PNALLOC_MM_SHIM_H */

@@ -6,20 +6,32 @@
 //! The crate root only declares the layers; see `Documentation/pnalloc/` for
 //! the design. Data flows top to bottom on allocation:
 //!
-//! - [`debugfs`]: what an mm developer reads under `/sys/kernel/debug/pnalloc/`.
-//! - [`core`]: the allocator core, plain Rust over a frame array, also built and
-//!   tested on the host (`cargo test`).
-//! - [`mm_sys`]: the one thin layer that talks to C (bindings and `mm_shim.c`).
+//! - [`debugfs`], [`control`]: what an mm developer reads and writes under
+//!   `/sys/kernel/debug/pnalloc/`.
+//! - [`state`]: what a loaded module owns, and its teardown order.
+//! - [`node`]: the instance, zones behind their locks, the allocation glue.
+//! - [`carve`]: claiming and releasing hot-plugged ranges.
+//! - [`core`]: the allocator core, plain Rust over a frame array, also built
+//!   and tested on the host (`cargo test`); [`frames`] stores its metadata.
+//! - [`mm_sys`]: the one thin layer that talks to C (`mm_shim.c`).
 
+mod carve;
+mod control;
 // The core's items are `pub` because the same files are the root of the host
 // crate (`Cargo.toml`); inside the module they are crate-internal. Until the
 // kernel layer drives every part of it, the unused parts are host-tested only.
 #[allow(unreachable_pub, dead_code)]
 mod core;
 mod debugfs;
+mod frames;
 mod mm_sys;
+mod node;
+mod state;
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    sync::Arc, //
+};
 
 module! {
     type: Pnalloc,
@@ -27,31 +39,38 @@ module! {
     authors: ["pnalloc developers"],
     description: "Page allocator instance on private memory nodes",
     license: "GPL",
+    params: {
+        claim: bool {
+            default: true,
+            description: "Claim offline hot-plugged memory of memoryless nodes at load",
+        },
+        nodes: u64 {
+            default: 0,
+            description: "Bitmask of the nodes to claim at load (0: every eligible node)",
+        },
+    },
 }
 
 /// The loaded module: everything it owns is dropped, in field order, on unload.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 struct Pnalloc {
     #[pin]
     debugfs: debugfs::PnallocDebugfs,
+    state: Arc<state::State>,
 }
 
 impl kernel::InPlaceModule for Pnalloc {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        pr_info!(
-            "pnalloc {} loaded: {} possible nodes\n",
-            debugfs::VERSION,
-            mm_sys::nr_node_ids()
-        );
-        try_pin_init!(Self {
-            debugfs <- debugfs::PnallocDebugfs::new(),
-        })
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Pnalloc {
-    fn drop(self: Pin<&mut Self>) {
-        pr_info!("pnalloc unloaded\n");
+        try_pin_init!(&this in Self {
+            state: {
+                let s = state::State::new(
+                    module_parameters::claim.value(),
+                    module_parameters::nodes.value(),
+                )?;
+                Arc::new(s, GFP_KERNEL)?
+            },
+            // SAFETY: `state` is initialised above, before this field.
+            debugfs <- debugfs::PnallocDebugfs::new(unsafe { &(*this.as_ptr()).state }),
+        }? Error)
     }
 }

@@ -192,7 +192,7 @@ pub fn alloc_pages<E: PageAllocEnv>(
     } else {
         req.preferred_nid
     };
-    let zonelist = *env
+    let zonelist = env
         .topology()
         .zonelist(nid, req.zonelist, gfp.has(Gfp::THISNODE))
         .ok_or(AllocFailure::Invalid(CoreError::NotFound))?;

@@ -2,8 +2,8 @@
 
 //! Zonelists over the private nodes (`build_zonelists()`, `node_zonelist()`).
 //!
-//! Each private node has three lists, built whenever the set of populated
-//! zones changes:
+//! Each private node has three lists, computed on demand from the node set
+//! and the distance table (at most 64 nodes, so no cache to keep coherent):
 //! - `fallback`: every private node's zones, nearest node first (distance,
 //!   then node id), highest zone first within a node (`ZONELIST_FALLBACK`);
 //! - `nofallback`: only its own zones (`ZONELIST_NOFALLBACK`, `__GFP_THISNODE`);
@@ -107,9 +107,6 @@ pub struct Topology {
     nodes: [Option<NodeDesc>; MAX_NUMNODES],
     /// `node_distance(from, to)`; 10 local, 20 remote unless told otherwise.
     distance: [[u8; MAX_NUMNODES]; MAX_NUMNODES],
-    fallback: [Zonelist; MAX_NUMNODES],
-    nofallback: [Zonelist; MAX_NUMNODES],
-    private: [Zonelist; MAX_NUMNODES],
 }
 
 impl Topology {
@@ -120,9 +117,6 @@ impl Topology {
             distance: core::array::from_fn(|i| {
                 core::array::from_fn(|j| if i == j { 10 } else { 20 })
             }),
-            fallback: [Zonelist::new(); MAX_NUMNODES],
-            nofallback: [Zonelist::new(); MAX_NUMNODES],
-            private: [Zonelist::new(); MAX_NUMNODES],
         }
     }
 
@@ -145,11 +139,10 @@ impl Topology {
         }
     }
 
-    /// Sets or clears a private node's description and rebuilds the lists.
+    /// Sets or clears a private node's description.
     pub fn set_node(&mut self, nid: i32, desc: Option<NodeDesc>) {
         if let Some(n) = Self::idx(nid) {
             self.nodes[n] = desc;
-            self.build_zonelists();
         }
     }
 
@@ -192,38 +185,22 @@ impl Topology {
         }
     }
 
-    /// `build_zonelists()` for every private node.
-    pub fn build_zonelists(&mut self) {
-        for nid in 0..MAX_NUMNODES {
-            let mut fallback = Zonelist::new();
-            let mut nofallback = Zonelist::new();
-            let mut private = Zonelist::new();
-            if let Some(desc) = self.nodes[nid] {
-                let (order, nr) = self.by_distance(nid as i32, None);
+    /// `build_zonelists()` for one node and selector: `node_zonelist()` with
+    /// the proposal's `alloc_zonelist`. `None` if `nid` is not a private node.
+    pub fn zonelist(&self, nid: i32, sel: AllocZonelist, thisnode: bool) -> Option<Zonelist> {
+        let desc = self.node(nid)?;
+        let mut list = Zonelist::new();
+        match (sel, thisnode) {
+            (AllocZonelist::Default, true) => self.append_node_zones(&mut list, nid as u8),
+            (AllocZonelist::Default, false) | (AllocZonelist::Private, _) => {
+                let owner = (sel == AllocZonelist::Private).then_some(desc.owner);
+                let (order, nr) = self.by_distance(nid, owner);
                 for &n in &order[..nr] {
-                    self.append_node_zones(&mut fallback, n);
-                }
-                self.append_node_zones(&mut nofallback, nid as u8);
-                let (order, nr) = self.by_distance(nid as i32, Some(desc.owner));
-                for &n in &order[..nr] {
-                    self.append_node_zones(&mut private, n);
+                    self.append_node_zones(&mut list, n);
                 }
             }
-            self.fallback[nid] = fallback;
-            self.nofallback[nid] = nofallback;
-            self.private[nid] = private;
         }
-    }
-
-    /// `node_zonelist()` with the proposal's selector.
-    pub fn zonelist(&self, nid: i32, sel: AllocZonelist, thisnode: bool) -> Option<&Zonelist> {
-        let n = Self::idx(nid)?;
-        self.nodes[n]?;
-        Some(match (sel, thisnode) {
-            (AllocZonelist::Default, true) => &self.nofallback[n],
-            (AllocZonelist::Default, false) => &self.fallback[n],
-            (AllocZonelist::Private, _) => &self.private[n],
-        })
+        Some(list)
     }
 
     /// The private node nearest to `from` (which need not be private), for
@@ -245,7 +222,7 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
-    fn nids(l: &Zonelist) -> Vec<(u8, ZoneType)> {
+    fn nids(l: Zonelist) -> Vec<(u8, ZoneType)> {
         l.iter().map(|z| (z.nid, z.zone)).collect()
     }
 
@@ -263,7 +240,6 @@ mod tests {
         }
         t.set_distance(1, 2, 30);
         t.set_distance(1, 3, 15);
-        t.build_zonelists();
         let fb = t.zonelist(1, AllocZonelist::Default, false).unwrap();
         assert_eq!(
             nids(fb),

@@ -27,7 +27,6 @@ fn three_nodes() -> Instance {
     inst.topo.set_distance(0, 1, 21);
     inst.topo.set_distance(0, 2, 17);
     inst.topo.set_distance(0, 3, 40);
-    inst.topo.build_zonelists();
     inst
 }
 

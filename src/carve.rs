@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Carving private nodes out of hot-plugged memory.
+//!
+//! A claim takes offline memory blocks of a memoryless node and makes them
+//! pnalloc's, the virtio-mem way:
+//!
+//! 1. register the node as private (`node_private_register()`), so onlining
+//!    keeps it out of N_MEMORY and kswapd/kcompactd never start;
+//! 2. remove the blocks as ACPI added them (`offline_and_remove_memory()`);
+//! 3. add them back driver-managed and online into ZONE_NORMAL
+//!    (`__add_memory_driver_managed(.., MMOP_ONLINE_KERNEL)`) while the online
+//!    page callback keeps every page of the window (PageOffline, refcount 1)
+//!    instead of freeing it to the buddy;
+//! 4. give the range to the core, which puts it on its free lists.
+//!
+//! A release runs it backwards, and only when the core says every page of
+//! the range is free: the memory notifier drops the onlining references so
+//! offlining succeeds, and `add_memory()` gives the blocks back offline, as
+//! they were before the claim. Any failure on the way is undone.
+
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::Mutex, //
+};
+
+use crate::{
+    core::{zonelist::NodeDesc, Pfn, MAX_ORDER_NR_PAGES},
+    frames::KStore,
+    mm_sys,
+    node::Instance,
+};
+
+/// One claimed range.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Claimed {
+    pub(crate) nid: i32,
+    pub(crate) start_pfn: Pfn,
+    pub(crate) nr_pages: u64,
+}
+
+/// Claimed ranges; the mutex serialises every claim and release.
+#[pin_data]
+pub(crate) struct Carve {
+    #[pin]
+    pub(crate) claimed: Mutex<KVec<Claimed>>,
+}
+
+impl Carve {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Carve {
+            claimed <- new_mutex!(KVec::new()),
+        })
+    }
+
+    /// Claims `nr_pages` from `start_pfn` on node `nid`. The range must be
+    /// whole memory blocks, all present, offline and on `nid`, on a node
+    /// the kernel has no memory on.
+    pub(crate) fn claim(&self, inst: &Instance, nid: i32, start_pfn: Pfn, nr_pages: u64) -> Result {
+        let block = mm_sys::block_pages();
+        if nr_pages == 0 || start_pfn % block != 0 || nr_pages % block != 0 {
+            return Err(EINVAL);
+        }
+        if block % MAX_ORDER_NR_PAGES != 0 {
+            return Err(EINVAL);
+        }
+        let end = start_pfn.checked_add(nr_pages).ok_or(ERANGE)?;
+        let info = mm_sys::node_info(nid)?;
+        if info.possible == 0 {
+            return Err(EINVAL);
+        }
+        if info.has_memory != 0 {
+            // The kernel already uses memory on this node.
+            return Err(EEXIST);
+        }
+        let mut claimed = self.claimed.lock();
+        if claimed
+            .iter()
+            .any(|c| start_pfn < c.start_pfn + c.nr_pages && c.start_pfn < end)
+        {
+            return Err(EEXIST);
+        }
+        // Every block of the range exists, is offline and is on `nid`.
+        let mut found = 0u64;
+        mm_sys::for_each_memory_block(|b| {
+            if b.start_pfn >= start_pfn && b.start_pfn < end {
+                if b.online || b.nid != nid {
+                    return Err(EBUSY);
+                }
+                found += b.nr_pages;
+            }
+            Ok(())
+        })?;
+        if found != nr_pages {
+            return Err(ENOENT);
+        }
+        claimed.reserve(1, GFP_KERNEL)?;
+        let meta = KStore::alloc_meta(nr_pages)?;
+
+        let new_node = info.is_private == 0;
+        if new_node {
+            mm_sys::node_register(nid)?;
+        }
+        let undo_node = |e: Error| {
+            if new_node {
+                let _ = mm_sys::node_unregister(nid);
+            }
+            e
+        };
+        mm_sys::remove_memory(start_pfn, nr_pages).map_err(undo_node)?;
+        mm_sys::set_window(start_pfn, nr_pages, false);
+        let added = mm_sys::add_private_memory(nid, start_pfn, nr_pages);
+        mm_sys::set_window(0, 0, false);
+        if let Err(e) = added {
+            let _ = mm_sys::add_memory_back(nid, start_pfn, nr_pages);
+            return Err(undo_node(e));
+        }
+
+        let zone = inst.zone(nid)?;
+        let retired = {
+            let mut z = zone.lock();
+            z.frames.stage(start_pfn, meta);
+            let r = z.add_range(start_pfn, nr_pages);
+            (r, z.frames.take_retired())
+        };
+        drop(retired.1);
+        if let Err(e) = retired.0 {
+            // The core refused (cannot happen after the checks above): give
+            // the memory back rather than leave it online and unowned.
+            let _ = self.unplug(nid, start_pfn, nr_pages);
+            return Err(undo_node(e.into()));
+        }
+        inst.topo.lock().set_node(
+            nid,
+            Some(NodeDesc {
+                owner: 0,
+                populated: 1,
+            }),
+        );
+        claimed.push(
+            Claimed {
+                nid,
+                start_pfn,
+                nr_pages,
+            },
+            GFP_KERNEL,
+        )?;
+        pr_info!(
+            "node {} claimed pfn {:#x}-{:#x} ({} MiB)\n",
+            nid,
+            start_pfn,
+            end - 1,
+            nr_pages >> 8
+        );
+        Ok(())
+    }
+
+    /// Claims every offline memory block of node `nid`, one range per run of
+    /// contiguous blocks. `ENOENT` if there is none.
+    pub(crate) fn claim_node(&self, inst: &Instance, nid: i32) -> Result<u64> {
+        let mut runs: KVec<(Pfn, u64)> = KVec::new();
+        mm_sys::for_each_memory_block(|b| {
+            if b.nid != nid || b.online {
+                return Ok(());
+            }
+            if let Some(last) = runs.last_mut() {
+                if last.0 + last.1 == b.start_pfn {
+                    last.1 += b.nr_pages;
+                    return Ok(());
+                }
+            }
+            runs.push((b.start_pfn, b.nr_pages), GFP_KERNEL)?;
+            Ok(())
+        })?;
+        runs.as_mut_slice().sort_unstable();
+        // Merge runs the walk saw out of order.
+        let mut merged: KVec<(Pfn, u64)> = KVec::new();
+        for &(s, n) in runs.iter() {
+            match merged.last_mut() {
+                Some(last) if last.0 + last.1 == s => last.1 += n,
+                _ => merged.push((s, n), GFP_KERNEL)?,
+            }
+        }
+        if merged.is_empty() {
+            return Err(ENOENT);
+        }
+        let mut pages = 0;
+        for &(s, n) in merged.iter() {
+            self.claim(inst, nid, s, n)?;
+            pages += n;
+        }
+        Ok(pages)
+    }
+
+    /// Claims the offline blocks of every memoryless, CPU-less node in
+    /// `nodes` (a bitmask; 0 means all). Returns the number of nodes claimed.
+    pub(crate) fn claim_default(&self, inst: &Instance, nodes: u64) -> Result<u32> {
+        let mut n = 0;
+        for nid in 0..mm_sys::nr_node_ids().min(64) {
+            if nodes != 0 && nodes & (1 << nid) == 0 {
+                continue;
+            }
+            let Ok(info) = mm_sys::node_info(nid) else {
+                continue;
+            };
+            if info.possible == 0 || info.has_memory != 0 || info.has_cpu != 0 {
+                continue;
+            }
+            match self.claim_node(inst, nid) {
+                Ok(_) => n += 1,
+                Err(e) if e == ENOENT => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Offlines, removes and re-adds as ordinary offline memory.
+    fn unplug(&self, nid: i32, start_pfn: Pfn, nr_pages: u64) -> Result {
+        mm_sys::set_window(start_pfn, nr_pages, true);
+        let r = mm_sys::remove_memory(start_pfn, nr_pages);
+        mm_sys::set_window(0, 0, false);
+        r?;
+        mm_sys::add_memory_back(nid, start_pfn, nr_pages)
+    }
+
+    /// Releases the claimed range that starts at `start_pfn`. `ENOENT` if
+    /// pnalloc did not claim a range there; `EBUSY`, with nothing changed,
+    /// while any of its pages is handed out.
+    pub(crate) fn release(&self, inst: &Instance, start_pfn: Pfn) -> Result {
+        mm_sys::drain_deferred();
+        let mut claimed = self.claimed.lock();
+        let i = claimed
+            .iter()
+            .position(|c| c.start_pfn == start_pfn)
+            .ok_or(ENOENT)?;
+        let c = claimed[i];
+        let zone = inst.zone(c.nid)?;
+        // The core checks that every frame is free and takes the range off
+        // its lists in one step under the zone lock.
+        let (r, meta) = {
+            let mut z = zone.lock();
+            let r = z.remove_range(c.start_pfn);
+            (r, z.frames.take_retired())
+        };
+        r?;
+        if let Err(e) = self.unplug(c.nid, c.start_pfn, c.nr_pages) {
+            // Could not offline: the range stays ours, back on the lists.
+            if let Some(meta) = meta {
+                let mut z = zone.lock();
+                z.frames.stage(c.start_pfn, meta);
+                let _ = z.add_range(c.start_pfn, c.nr_pages);
+            }
+            return Err(e);
+        }
+        drop(meta);
+        let _ = claimed.remove(i);
+        let node_empty = !claimed.iter().any(|x| x.nid == c.nid);
+        if node_empty {
+            inst.topo.lock().set_node(c.nid, None);
+            if let Err(e) = mm_sys::node_unregister(c.nid) {
+                pr_warn!("node {} stays private: {:?}\n", c.nid, e);
+            }
+        }
+        pr_info!(
+            "node {} released pfn {:#x}-{:#x}\n",
+            c.nid,
+            c.start_pfn,
+            c.start_pfn + c.nr_pages - 1
+        );
+        Ok(())
+    }
+
+    /// Releases everything (module unload: no page is out by then).
+    pub(crate) fn release_all(&self, inst: &Instance) {
+        loop {
+            let next = self.claimed.lock().last().map(|c| c.start_pfn);
+            let Some(start) = next else {
+                break;
+            };
+            if let Err(e) = self.release(inst, start) {
+                pr_err!("cannot release pfn {:#x}: {:?}\n", start, e);
+                break;
+            }
+        }
+    }
+
+    /// A copy of the claimed ranges, for debugfs.
+    pub(crate) fn snapshot(&self) -> Result<KVec<Claimed>> {
+        let claimed = self.claimed.lock();
+        let mut v = KVec::with_capacity(claimed.len(), GFP_KERNEL)?;
+        for c in claimed.iter() {
+            v.push(*c, GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+}

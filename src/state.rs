@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Everything a loaded pnalloc owns, and the order it is torn down in.
+
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::Mutex, //
+};
+
+use crate::{carve::Carve, core::Pfn, mm_sys, node::Instance};
+
+/// A block held by the test interface (`debugfs/pnalloc/test`).
+#[derive(Clone, Copy)]
+pub(crate) struct Held {
+    pub(crate) pfn: Pfn,
+    pub(crate) order: u32,
+    pub(crate) nid: i32,
+    pub(crate) compound: bool,
+}
+
+/// The module's state. Dropping it releases every claimed range, so it must
+/// only happen when no page is out (the module refcount guarantees that).
+pub(crate) struct State {
+    pub(crate) inst: Pin<KBox<Instance>>,
+    pub(crate) carve: Pin<KBox<Carve>>,
+    pub(crate) held: Pin<KBox<Mutex<KVec<Held>>>>,
+}
+
+impl State {
+    /// Creates the instance, installs the hotplug hooks and claims what
+    /// `nodes` selects (see [`Carve::claim_default`]) unless `claim` is false.
+    pub(crate) fn new(claim: bool, nodes: u64) -> Result<Self> {
+        let inst = Instance::new()?;
+        let carve = KBox::pin_init(Carve::new(), GFP_KERNEL)?;
+        let held = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
+        mm_sys::hotplug_init()?;
+        inst.as_ref().publish();
+        let state = State { inst, carve, held };
+        if claim {
+            // On error `state` drops: what was claimed is released again.
+            let n = state.carve.claim_default(&state.inst, nodes)?;
+            pr_info!("claimed {} private node(s)\n", n);
+        }
+        Ok(state)
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        mm_sys::drain_deferred();
+        self.carve.release_all(&self.inst);
+        self.inst.unpublish();
+        mm_sys::hotplug_exit();
+    }
+}
