@@ -79,3 +79,49 @@ pn_splats_since() {
 pn_loaded() {
 	[ -d /sys/module/pnalloc ]
 }
+
+# Writes "$2" to debugfs file "$1" and prints "ok" or the error text.
+pn_write() {
+	local err
+	if err=$( { echo "$2" >"$1"; } 2>&1); then
+		echo ok
+	else
+		echo "${err##*: }"
+	fi
+}
+
+# Field $2 of node $1's zone in pnalloc's zoneinfo ("pages free" -> free).
+pn_zone_field() {
+	awk -v node="$1" -v field="$2" '
+		/^Node/ { cur = $2; sub(",", "", cur) }
+		cur == node && $1 == field { print $2; exit }
+		cur == node && $1 == "pages" && $2 == field { print $3; exit }' "$PN_DEBUGFS/zoneinfo"
+}
+
+# Free blocks per order of node $1 from pnalloc's buddyinfo, space separated.
+pn_buddy() {
+	awk -v node="$1," '$2 == node { $1 = $2 = $3 = $4 = ""; print }' "$PN_DEBUGFS/buddyinfo" | xargs
+}
+
+# Offline memory blocks of node $1.
+pn_offline_blocks() {
+	local b n=0
+	for b in $(pn_node_blocks "$1"); do
+		[ "$(cat $PN_SYS_MEM/memory$b/state)" = offline ] && n=$((n + 1))
+	done
+	echo $n
+}
+
+# Asks the host's QMP agent for a DIMM ("node=N size=BYTES"); prints its answer.
+pn_hotplug_request() {
+	local hp name=$1 body=$2 i
+	hp=$(pn_param hotplug_dir)
+	[ -d "$hp" ] || { echo "no hotplug dir"; return 1; }
+	rm -f "$hp/$name.done"
+	echo "$body" >"$hp/$name.req.tmp" && mv "$hp/$name.req.tmp" "$hp/$name.req"
+	for i in $(seq 300); do
+		[ -f "$hp/$name.done" ] && { cat "$hp/$name.done"; return 0; }
+		sleep 0.2
+	done
+	echo timeout
+}

@@ -159,6 +159,13 @@ impl Carve {
     /// Claims every offline memory block of node `nid`, one range per run of
     /// contiguous blocks. `ENOENT` if there is none.
     pub(crate) fn claim_node(&self, inst: &Instance, nid: i32) -> Result<u64> {
+        let info = mm_sys::node_info(nid)?;
+        if info.possible == 0 {
+            return Err(EINVAL);
+        }
+        if info.has_memory != 0 {
+            return Err(EEXIST);
+        }
         let mut runs: KVec<(Pfn, u64)> = KVec::new();
         mm_sys::for_each_memory_block(|b| {
             if b.nid != nid || b.online {
