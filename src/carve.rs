@@ -180,7 +180,7 @@ impl Carve {
             runs.push((b.start_pfn, b.nr_pages), GFP_KERNEL)?;
             Ok(())
         })?;
-        runs.as_mut_slice().sort_unstable();
+        crate::core::sort_by_key(runs.as_mut_slice(), |r| r.0);
         // Merge runs the walk saw out of order.
         let mut merged: KVec<(Pfn, u64)> = KVec::new();
         for &(s, n) in runs.iter() {

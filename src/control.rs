@@ -34,7 +34,10 @@ const MAX_INPUT: usize = 256;
 const MAX_COUNT: u64 = 1 << 20;
 
 /// Reads a whole write (at most `MAX_INPUT` bytes) and splits it in words.
-fn read_words<'a>(reader: &mut UserSliceReader, buf: &'a mut [u8; MAX_INPUT]) -> Result<KVec<&'a str>> {
+fn read_words<'a>(
+    reader: &mut UserSliceReader,
+    buf: &'a mut [u8; MAX_INPUT],
+) -> Result<KVec<&'a str>> {
     let len = reader.len();
     if len == 0 || len > MAX_INPUT {
         return Err(EINVAL);
@@ -60,7 +63,10 @@ fn parse_u64(s: &str) -> Result<u64> {
     let mut v: u64 = 0;
     for c in digits.chars() {
         let d = u64::from(c.to_digit(radix).ok_or(EINVAL)?);
-        v = v.checked_mul(radix.into()).and_then(|v| v.checked_add(d)).ok_or(ERANGE)?;
+        v = v
+            .checked_mul(radix.into())
+            .and_then(|v| v.checked_add(d))
+            .ok_or(ERANGE)?;
     }
     Ok(v)
 }
@@ -107,7 +113,10 @@ pub(crate) fn test_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Resu
         writeln!(
             f,
             "pfn {:#x} order {} nid {} compound {}",
-            h.pfn, h.order, h.nid, h.compound as u8
+            h.pfn,
+            h.order,
+            h.nid,
+            u8::from(h.compound)
         )?;
     }
     Ok(())
@@ -163,7 +172,13 @@ pub(crate) fn test_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Result
             if count > held.len() as u64 {
                 return Err(EINVAL);
             }
-            if *cmd == "put" && held.iter().rev().take(count as usize).any(|h| h.order > 0 && !h.compound) {
+            if *cmd == "put"
+                && held
+                    .iter()
+                    .rev()
+                    .take(count as usize)
+                    .any(|h| h.order > 0 && !h.compound)
+            {
                 return Err(EINVAL);
             }
             for _ in 0..count {

@@ -185,7 +185,13 @@ fn buddyinfo_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 /// The kernel prints one more type, Isolate, which private nodes never use.
-const TYPE_NAMES: [&str; MIGRATE_TYPES + 1] = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"];
+const TYPE_NAMES: [&str; MIGRATE_TYPES + 1] = [
+    "Unmovable",
+    "Movable",
+    "Reclaimable",
+    "HighAtomic",
+    "Isolate",
+];
 
 /// `/proc/pagetypeinfo`, same layout (without the mixed-blocks section,
 /// which needs page_owner).
@@ -274,19 +280,31 @@ fn zoneinfo_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             writeln!(f, "      freed_blocks {}", z.stat.freed_blocks)?;
             writeln!(f, "      fallback_claim {}", z.stat.fallback_claim)?;
             writeln!(f, "      fallback_steal {}", z.stat.fallback_steal)?;
-            writeln!(f, "      highatomic_reserved {}", z.stat.highatomic_reserved)?;
-            writeln!(f, "      highatomic_unreserved {}", z.stat.highatomic_unreserved)?;
+            writeln!(
+                f,
+                "      highatomic_reserved {}",
+                z.stat.highatomic_reserved
+            )?;
+            writeln!(
+                f,
+                "      highatomic_unreserved {}",
+                z.stat.highatomic_unreserved
+            )?;
             writeln!(f, "      watermark_fail {}", z.stat.watermark_fail)
         },
     )?;
     writeln!(
         f,
         "outstanding_blocks {}",
-        s.inst.outstanding.load(::core::sync::atomic::Ordering::Relaxed)
+        s.inst
+            .outstanding
+            .load(::core::sync::atomic::Ordering::Relaxed)
     )?;
     writeln!(
         f,
         "alloc_failures {}",
-        s.inst.failures.load(::core::sync::atomic::Ordering::Relaxed)
+        s.inst
+            .failures
+            .load(::core::sync::atomic::Ordering::Relaxed)
     )
 }

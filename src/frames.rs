@@ -54,7 +54,9 @@ impl KStore {
     /// The array of the last removed range (or an unused staged one), to be
     /// dropped by the caller after it releases the zone lock.
     pub(crate) fn take_retired(&mut self) -> Option<KVVec<FrameMeta>> {
-        self.retired.take().or_else(|| self.staged.take().map(|(_, m)| m))
+        self.retired
+            .take()
+            .or_else(|| self.staged.take().map(|(_, m)| m))
     }
 
     fn find(&self, pfn: Pfn) -> Option<usize> {
@@ -86,7 +88,7 @@ impl FrameStore for KStore {
                 self.ranges
                     .push_within_capacity((start, meta))
                     .map_err(|_| CoreError::NoSpace)?;
-                self.ranges.as_mut_slice().sort_unstable_by_key(|(s, _)| *s);
+                crate::core::sort_by_key(self.ranges.as_mut_slice(), |(s, _)| *s);
                 Ok(())
             }
             other => {

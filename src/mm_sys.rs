@@ -110,6 +110,9 @@ pub(crate) fn block_pages() -> u64 {
 /// Calls `f` for every memory block, in the kernel's order; stops at the
 /// first error `f` returns.
 pub(crate) fn for_each_memory_block<F: FnMut(MemoryBlock) -> Result>(mut f: F) -> Result {
+    /// # Safety
+    ///
+    /// `arg` points to a live `F`.
     unsafe extern "C" fn trampoline<F: FnMut(MemoryBlock) -> Result>(
         arg: *mut c_void,
         start_pfn: u64,

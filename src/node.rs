@@ -139,7 +139,10 @@ impl Instance {
         mm_sys::drain_deferred();
         let a = {
             let topo = self.topo.lock();
-            let mut env = KEnv { inst: self, topo: &topo };
+            let mut env = KEnv {
+                inst: self,
+                topo: &topo,
+            };
             page_alloc::alloc_pages(&mut env, req)
         };
         let a = match a {
@@ -220,16 +223,30 @@ impl PageAllocEnv for KEnv<'_> {
 
     fn watermark_ok(&mut self, z: ZoneRef, order: u32, flags: AllocFlags) -> Option<bool> {
         let zone = self.zone(z)?;
-        let zone = if flags.nolock { zone.try_lock()? } else { zone.lock() };
+        let zone = if flags.nolock {
+            zone.try_lock()?
+        } else {
+            zone.lock()
+        };
         Some(match zone.wmark_pages(flags.wmark) {
             None => true,
             Some(mark) => zone.watermark_ok(order, mark, flags),
         })
     }
 
-    fn rmqueue(&mut self, z: ZoneRef, order: u32, mt: MigrateType, flags: AllocFlags) -> Option<Pfn> {
+    fn rmqueue(
+        &mut self,
+        z: ZoneRef,
+        order: u32,
+        mt: MigrateType,
+        flags: AllocFlags,
+    ) -> Option<Pfn> {
         let zone = self.zone(z)?;
-        let mut zone = if flags.nolock { zone.try_lock()? } else { zone.lock() };
+        let mut zone = if flags.nolock {
+            zone.try_lock()?
+        } else {
+            zone.lock()
+        };
         zone.rmqueue_buddy(order, mt, flags)
     }
 

@@ -56,6 +56,19 @@ pub const MAX_NUMNODES: usize = 64;
 /// `NUMA_NO_NODE`.
 pub const NUMA_NO_NODE: i32 = -1;
 
+/// Sorts a short slice by key (insertion sort: stable, no allocation, and
+/// none of `core::slice::sort`'s panic paths, which objtool flags in the
+/// kernel). Only for the small tables here: nodes and ranges.
+pub fn sort_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && key(&v[j - 1]) > key(&v[j]) {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 /// Why the core refused a request. The kernel layer maps these to errno values
 /// (`From<CoreError> for kernel::error::Error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

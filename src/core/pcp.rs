@@ -255,7 +255,7 @@ impl PerCpuPages {
         count: u32,
         pindex: usize,
     ) {
-        let mut count = count.min(self.count) as i64;
+        let mut count = i64::from(count.min(self.count));
         let mut pindex = pindex.wrapping_sub(1);
         self.stat.drain += 1;
         while count > 0 {

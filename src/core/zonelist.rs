@@ -172,7 +172,9 @@ impl Topology {
             order[nr] = n as u8;
             nr += 1;
         }
-        order[..nr].sort_unstable_by_key(|&n| (self.distance(from, i32::from(n)), n));
+        super::sort_by_key(&mut order[..nr], |&n| {
+            (self.distance(from, i32::from(n)), n)
+        });
         (order, nr)
     }
 
