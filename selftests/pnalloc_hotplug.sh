@@ -9,22 +9,9 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/pnalloc_lib.sh"
 
 ktap_print_header
-HP=$(pn_param hotplug_dir)
-[ -n "$HP" ] && [ -d "$HP" ] || ktap_exit_fail_msg "no hotplug directory (pnalloc_test.hotplug_dir): not booted by scripts/vm.sh"
+[ -d "$(pn_param hotplug_dir)" ] || ktap_exit_fail_msg "no hotplug directory (pnalloc_test.hotplug_dir): not booted by scripts/vm.sh"
 pn_dmesg_mark
 ktap_set_plan 3
-
-# Writes a request and waits for the agent's answer (at most 60 s).
-request() {
-	local name=$1 body=$2 i
-	rm -f "$HP/$name.done"
-	echo "$body" >"$HP/$name.req.tmp" && mv "$HP/$name.req.tmp" "$HP/$name.req"
-	for i in $(seq 300); do
-		[ -f "$HP/$name.done" ] && { cat "$HP/$name.done"; return 0; }
-		sleep 0.2
-	done
-	echo "timeout"
-}
 
 NID=2
 SIZE=$((256 << 20))
@@ -33,7 +20,7 @@ before=$(pn_node_blocks $NID | wc -l)
 # 1: the agent plugs a 256 MiB DIMM on node 2.
 plug() {
 	local ans
-	ans=$(request "plug-$$" "node=$NID size=$SIZE")
+	ans=$(pn_hotplug_request "plug-$$" "node=$NID size=$SIZE")
 	case "$ans" in ok*) ;; *) ktap_print_msg "agent: $ans"; return 1 ;; esac
 }
 ktap_test_result "QMP agent hot-adds a 256 MiB DIMM on node $NID" plug
@@ -58,7 +45,7 @@ ktap_test_result "node $NID gains $((SIZE >> 27)) offline memory blocks" blocks_
 bad_request() {
 	local ans now
 	now=$(pn_node_blocks $NID | wc -l)
-	ans=$(request "bad-$$" "node=$NID size=12345")
+	ans=$(pn_hotplug_request "bad-$$" "node=$NID size=12345")
 	case "$ans" in error*) ;; *) ktap_print_msg "agent accepted: $ans"; return 1 ;; esac
 	sleep 1
 	[ "$(pn_node_blocks $NID | wc -l)" = "$now" ]

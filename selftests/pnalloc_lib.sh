@@ -76,6 +76,13 @@ pn_splats_since() {
 		grep -E 'BUG:|WARNING: CPU:|Oops|Call Trace:|possible circular locking|inconsistent lock state' || true
 }
 
+# KTAP check: nothing since pn_dmesg_mark made the kernel complain.
+pn_no_splats() {
+	local s
+	s=$(pn_splats_since)
+	[ -z "$s" ] || { ktap_print_msg "$s"; return 1; }
+}
+
 pn_loaded() {
 	[ -d /sys/module/pnalloc ]
 }

@@ -27,7 +27,7 @@ use kernel::{
 
 use crate::{
     core::{zonelist::NodeDesc, Pfn, MAX_ORDER_NR_PAGES},
-    frames::KStore,
+    frames::{KStore, RangeMirror},
     mm_sys,
     node::Instance,
 };
@@ -97,6 +97,8 @@ impl Carve {
         }
         claimed.reserve(1, GFP_KERNEL)?;
         let meta = KStore::alloc_meta(nr_pages)?;
+        let nz = inst.node_zone(nid)?;
+        let mirror = RangeMirror::new(start_pfn, nr_pages)?;
 
         let new_node = info.is_private == 0;
         if new_node {
@@ -117,15 +119,22 @@ impl Carve {
             return Err(undo_node(e));
         }
 
-        let zone = inst.zone(nid)?;
+        let mirror = match nz.mirror.publish(mirror) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = self.unplug(nid, start_pfn, nr_pages);
+                return Err(undo_node(e));
+            }
+        };
         let retired = {
-            let mut z = zone.lock();
-            z.frames.stage(start_pfn, meta);
+            let mut z = nz.zone.lock();
+            z.frames.stage(start_pfn, meta, mirror);
             let r = z.add_range(start_pfn, nr_pages);
             (r, z.frames.take_retired())
         };
         drop(retired.1);
         if let Err(e) = retired.0 {
+            nz.mirror.unpublish(start_pfn);
             // The core refused (cannot happen after the checks above): give
             // the memory back rather than leave it online and unowned.
             let _ = self.unplug(nid, start_pfn, nr_pages);
@@ -243,25 +252,28 @@ impl Carve {
             .position(|c| c.start_pfn == start_pfn)
             .ok_or(ENOENT)?;
         let c = claimed[i];
-        let zone = inst.zone(c.nid)?;
+        let nz = inst.node_zone(c.nid)?;
+        // Pages cached on per-CPU lists are free too: give them back first.
+        nz.drain_all_pages();
         // The core checks that every frame is free and takes the range off
         // its lists in one step under the zone lock.
         let (r, meta) = {
-            let mut z = zone.lock();
+            let mut z = nz.zone.lock();
             let r = z.remove_range(c.start_pfn);
             (r, z.frames.take_retired())
         };
         r?;
         if let Err(e) = self.unplug(c.nid, c.start_pfn, c.nr_pages) {
             // Could not offline: the range stays ours, back on the lists.
-            if let Some(meta) = meta {
-                let mut z = zone.lock();
-                z.frames.stage(c.start_pfn, meta);
+            if let Some((meta, mirror)) = meta {
+                let mut z = nz.zone.lock();
+                z.frames.stage(c.start_pfn, meta, mirror);
                 let _ = z.add_range(c.start_pfn, c.nr_pages);
             }
             return Err(e);
         }
         drop(meta);
+        nz.mirror.unpublish(c.start_pfn);
         let _ = claimed.remove(i);
         let node_empty = !claimed.iter().any(|x| x.nid == c.nid);
         if node_empty {

@@ -8,7 +8,8 @@
 //! `control` commands:
 //! - `claim <nid>`: every offline memory block of node `nid`;
 //! - `claim <nid> <start> <size>`: physical range in bytes, whole memory blocks;
-//! - `release <start>`: the claimed range starting at physical `start`.
+//! - `release <start>`: the claimed range starting at physical `start`;
+//! - `drain`: every CPU's pcp lists back to the buddy (`drain_all_pages()`).
 //!
 //! `test` commands (reading `test` lists what is held):
 //! - `alloc <nid> <order> [<count> [<gfp>]]`: allocate and hold `count` blocks
@@ -102,6 +103,12 @@ pub(crate) fn control_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Res
             s.carve.claim(&s.inst, nid, start, nr)
         }
         ["release", start] => s.carve.release(&s.inst, parse_pages(start)?),
+        ["drain"] => {
+            for nz in s.inst.zones.iter() {
+                nz.drain_all_pages();
+            }
+            Ok(())
+        }
         _ => Err(EINVAL),
     }
 }

@@ -290,7 +290,17 @@ fn zoneinfo_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 "      highatomic_unreserved {}",
                 z.stat.highatomic_unreserved
             )?;
-            writeln!(f, "      watermark_fail {}", z.stat.watermark_fail)
+            writeln!(f, "      watermark_fail {}", z.stat.watermark_fail)?;
+            // Outside the zone lock: the pcp locks come first in lock order.
+            if let Ok(nz) = s.inst.node_zone(nid) {
+                let [hit, miss, refill, drain, free] = nz.pcp_stat();
+                writeln!(f, "  pagesets")?;
+                writeln!(f, "    count: {}", nz.pcp_count())?;
+                writeln!(f, "    high:  {}", crate::core::pcp::PCP_DEFAULT_HIGH)?;
+                writeln!(f, "    batch: {}", crate::core::pcp::PCP_DEFAULT_BATCH)?;
+                writeln!(f, "    pcp_hit {hit} pcp_miss {miss} pcp_refill {refill} pcp_drain {drain} pcp_free {free}")?;
+            }
+            Ok(())
         },
     )?;
     writeln!(

@@ -13,6 +13,7 @@
 #include <linux/mmzone.h>
 #include <linux/module.h>
 #include <linux/node_private.h>
+#include <linux/percpu.h>
 #include <linux/nodemask.h>
 #include <linux/topology.h>
 
@@ -308,4 +309,40 @@ void pnalloc_module_get(void)
 void pnalloc_module_put(void)
 {
 	module_put(THIS_MODULE);
+}
+
+/* Per-CPU memory (the Rust kernel crate has no per-CPU support yet). */
+void __percpu *pnalloc_percpu_alloc(size_t size, size_t align)
+{
+	return __alloc_percpu(size, align);
+}
+
+void pnalloc_percpu_free(void __percpu *p)
+{
+	free_percpu(p);
+}
+
+void *pnalloc_per_cpu_ptr(void __percpu *p, int cpu)
+{
+	return per_cpu_ptr(p, cpu);
+}
+
+int pnalloc_get_cpu(void)
+{
+	return get_cpu();
+}
+
+void pnalloc_put_cpu(void)
+{
+	put_cpu();
+}
+
+int pnalloc_nr_cpu_ids(void)
+{
+	return nr_cpu_ids;
+}
+
+bool pnalloc_cpu_possible(int cpu)
+{
+	return cpu_possible(cpu);
 }

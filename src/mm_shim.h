@@ -56,6 +56,15 @@ void pnalloc_drain_deferred(void);
 void pnalloc_module_get(void);
 void pnalloc_module_put(void);
 
+/* Per-CPU memory. */
+void __percpu *pnalloc_percpu_alloc(size_t size, size_t align);
+void pnalloc_percpu_free(void __percpu *p);
+void *pnalloc_per_cpu_ptr(void __percpu *p, int cpu);
+int pnalloc_get_cpu(void);
+void pnalloc_put_cpu(void);
+int pnalloc_nr_cpu_ids(void);
+bool pnalloc_cpu_possible(int cpu);
+
 /* Implemented in Rust (src/mm_sys.rs). */
 void pnalloc_rust_free(u64 pfn, unsigned int order);
 

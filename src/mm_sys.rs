@@ -59,6 +59,13 @@ extern "C" {
     fn pnalloc_drain_deferred();
     fn pnalloc_module_get();
     fn pnalloc_module_put();
+    fn pnalloc_percpu_alloc(size: usize, align: usize) -> *mut c_void;
+    fn pnalloc_percpu_free(p: *mut c_void);
+    fn pnalloc_per_cpu_ptr(p: *mut c_void, cpu: c_int) -> *mut c_void;
+    fn pnalloc_get_cpu() -> c_int;
+    fn pnalloc_put_cpu();
+    fn pnalloc_nr_cpu_ids() -> c_int;
+    fn pnalloc_cpu_possible(cpu: c_int) -> bool;
 }
 
 /// Number of possible node ids (`nr_node_ids`): valid ids are `0..nr_node_ids()`.
@@ -247,6 +254,91 @@ pub(crate) fn page_state(pfn: Pfn) -> (bool, i32, i32) {
 pub(crate) fn drain_deferred() {
     // SAFETY: process or irq context, no pnalloc lock held by the caller.
     unsafe { pnalloc_drain_deferred() }
+}
+
+/// Per-CPU memory holding one `T` per possible CPU, zeroed at allocation.
+///
+/// # Invariants
+///
+/// `ptr` is a live `alloc_percpu()` allocation of `size_of::<T>()` bytes
+/// with `T`'s alignment, and every possible CPU's slot holds a valid `T`
+/// (all-zero bytes must be a valid `T`, see [`CpuLocal::new`]).
+pub(crate) struct CpuLocal<T> {
+    ptr: *mut c_void,
+    _t: ::core::marker::PhantomData<T>,
+}
+
+// SAFETY: each slot is a `T`; sharing `CpuLocal` shares the `T`s, which is
+// sound when `T` is `Sync` (they are reached from any CPU for drains).
+unsafe impl<T: Sync> Sync for CpuLocal<T> {}
+// SAFETY: the allocation is not tied to the creating thread.
+unsafe impl<T: Send> Send for CpuLocal<T> {}
+
+impl<T> CpuLocal<T> {
+    /// Allocates zeroed slots, then lets `init` finish each in place.
+    ///
+    /// # Safety
+    ///
+    /// All-zero bytes must be a valid `T`, and `init` must leave it valid.
+    pub(crate) unsafe fn new(mut init: impl FnMut(*mut T) -> Result) -> Result<Self> {
+        // SAFETY: size and alignment of a real type.
+        let ptr = unsafe {
+            pnalloc_percpu_alloc(::core::mem::size_of::<T>(), ::core::mem::align_of::<T>())
+        };
+        if ptr.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: zeroed slots are valid `T`s by the caller's promise.
+        let this = CpuLocal {
+            ptr,
+            _t: ::core::marker::PhantomData,
+        };
+        for cpu in this.cpus() {
+            init(this.slot(cpu))?;
+        }
+        Ok(this)
+    }
+
+    /// Possible CPU ids.
+    pub(crate) fn cpus(&self) -> impl Iterator<Item = i32> {
+        // SAFETY: reads boot-time constants.
+        let n = unsafe { pnalloc_nr_cpu_ids() };
+        // SAFETY: `cpu` is below `nr_cpu_ids`.
+        (0..n).filter(|&cpu| unsafe { pnalloc_cpu_possible(cpu) })
+    }
+
+    fn slot(&self, cpu: i32) -> *mut T {
+        // SAFETY: `ptr` is a live per-CPU allocation and `cpu` a possible CPU.
+        unsafe { pnalloc_per_cpu_ptr(self.ptr, cpu) }.cast::<T>()
+    }
+
+    /// CPU `cpu`'s `T`.
+    pub(crate) fn get(&self, cpu: i32) -> &T {
+        // SAFETY: by the invariant the slot holds a valid `T` for as long as
+        // `self` lives.
+        unsafe { &*self.slot(cpu) }
+    }
+
+    /// Runs `f` on this CPU's `T` with preemption disabled (`get_cpu()`).
+    pub(crate) fn with_this_cpu<R>(&self, f: impl FnOnce(i32, &T) -> R) -> R {
+        // SAFETY: paired with `pnalloc_put_cpu` below.
+        let cpu = unsafe { pnalloc_get_cpu() };
+        let r = f(cpu, self.get(cpu));
+        // SAFETY: paired with `pnalloc_get_cpu` above.
+        unsafe { pnalloc_put_cpu() };
+        r
+    }
+}
+
+impl<T> Drop for CpuLocal<T> {
+    fn drop(&mut self) {
+        for cpu in self.cpus() {
+            // SAFETY: each slot holds a valid `T` that is dropped once.
+            unsafe { ::core::ptr::drop_in_place(self.slot(cpu)) };
+        }
+        // SAFETY: `ptr` came from `pnalloc_percpu_alloc`.
+        unsafe { pnalloc_percpu_free(self.ptr) };
+    }
 }
 
 /// Takes a reference on this module for a block handed out.

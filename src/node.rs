@@ -10,13 +10,18 @@
 //! from any context; frees from `free_pages_nolock()` (maybe NMI) take no
 //! lock at all and wait on a lock-free list (see `mm_shim.c`).
 //!
-//! Per-CPU lists are not used yet: every allocation goes to the buddy under
-//! the zone lock.
+//! Orders up to `PAGE_ALLOC_COSTLY_ORDER` go through this CPU's pcp lists,
+//! as in 7.3: the pcp lock of this CPU (taken with preemption disabled),
+//! then the zone lock only to refill or drain a batch. Lock order: carve
+//! mutex, topology, pcp lock, zone lock.
 
-use ::core::sync::atomic::{
-    AtomicPtr,
-    AtomicU64,
-    Ordering, //
+use ::core::{
+    cell::UnsafeCell,
+    sync::atomic::{
+        AtomicPtr,
+        AtomicU64,
+        Ordering, //
+    },
 };
 
 use kernel::{
@@ -30,12 +35,13 @@ use crate::{
         alloc_flags::AllocFlags,
         migratetype::MigrateType,
         page_alloc::{self, AllocFailure, AllocRequest, Allocated, PageAllocEnv},
+        pcp::{self, PerCpuPages, ZoneLock, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH},
         zone::{Zone, ZoneType},
         zonelist::{Topology, ZoneRef},
         CoreError, Pfn, MAX_NUMNODES,
     },
-    frames::KStore,
-    mm_sys,
+    frames::{KStore, MirrorIndex},
+    mm_sys::{self, CpuLocal},
 };
 
 impl From<CoreError> for Error {
@@ -61,8 +67,123 @@ impl From<AllocFailure> for Error {
     }
 }
 
-/// A private node's ZONE_NORMAL.
+/// A private node's ZONE_NORMAL behind `zone->lock`.
 pub(crate) type KZone = SpinLockIrq<Zone<KStore>>;
+
+/// One CPU's `per_cpu_pages` for one zone, with its lock.
+///
+/// # Invariants
+///
+/// `pcp` is only accessed while `lock` is held.
+#[repr(C)]
+pub(crate) struct PcpSlot {
+    lock: SpinLockIrq<()>,
+    pcp: UnsafeCell<PerCpuPages>,
+}
+
+// SAFETY: `pcp` is only reached under `lock` (see the invariant).
+unsafe impl Sync for PcpSlot {}
+// SAFETY: plain data.
+unsafe impl Send for PcpSlot {}
+
+impl PcpSlot {
+    /// Runs `f` on the lists with the lock held; `None` if `nolock` and the
+    /// lock is contended (`pcp_spin_trylock()` failing).
+    pub(crate) fn with<R>(&self, nolock: bool, f: impl FnOnce(&mut PerCpuPages) -> R) -> Option<R> {
+        let _guard = if nolock {
+            self.lock.try_lock()?
+        } else {
+            self.lock.lock()
+        };
+        // SAFETY: the lock is held for the lifetime of this reference.
+        Some(f(unsafe { &mut *self.pcp.get() }))
+    }
+}
+
+/// The zone as the core's per-CPU code reaches it.
+struct ZoneLocker<'a>(&'a KZone);
+
+impl ZoneLock<KStore> for ZoneLocker<'_> {
+    fn with_zone<R>(&mut self, nolock: bool, f: impl FnOnce(&mut Zone<KStore>) -> R) -> Option<R> {
+        let mut guard = if nolock {
+            self.0.try_lock()?
+        } else {
+            self.0.lock()
+        };
+        Some(f(&mut guard))
+    }
+}
+
+/// Everything pnalloc keeps for one private node's zone.
+#[pin_data]
+pub(crate) struct NodeZone {
+    #[pin]
+    pub(crate) zone: KZone,
+    pub(crate) pcp: CpuLocal<PcpSlot>,
+    #[pin]
+    pub(crate) mirror: MirrorIndex,
+}
+
+impl NodeZone {
+    fn new(nid: i32) -> Result<impl PinInit<Self, Error>> {
+        let store = KStore::new()?;
+        let init_slot = |slot: *mut PcpSlot| -> Result {
+            // SAFETY: `slot` is valid, zeroed and not yet shared.
+            unsafe {
+                pin_init::raw_init(&raw mut (*slot).lock, new_spinlock_irq!(()));
+                (*(*slot).pcp.get())
+                    .set_high_batch(PCP_DEFAULT_HIGH, PCP_DEFAULT_BATCH)
+                    .map_err(Error::from)
+            }
+        };
+        // SAFETY: an all-zero `PcpSlot` is an unused lock and an empty
+        // `PerCpuPages`; `init_slot` initialises the lock in place and sets
+        // the marks before anyone can reach the slot.
+        let pcp = unsafe { CpuLocal::new(init_slot) }?;
+        Ok(try_pin_init!(NodeZone {
+            zone <- new_spinlock_irq!(Zone::new(nid, ZoneType::Normal, store)),
+            pcp,
+            mirror <- MirrorIndex::new(),
+        }? Error))
+    }
+
+    /// `drain_all_pages(zone)`: every CPU's lists back to the buddy.
+    pub(crate) fn drain_all_pages(&self) {
+        for cpu in self.pcp.cpus() {
+            self.pcp
+                .get(cpu)
+                .with(false, |p| p.drain(&mut self.zone.lock()));
+        }
+    }
+
+    /// Pages on all CPUs' lists.
+    pub(crate) fn pcp_count(&self) -> u64 {
+        self.pcp
+            .cpus()
+            .map(|cpu| {
+                self.pcp
+                    .get(cpu)
+                    .with(false, |p| u64::from(p.count))
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// Sums of every CPU's pcp counters: hit, miss, refill, drain, free.
+    pub(crate) fn pcp_stat(&self) -> [u64; 5] {
+        let mut s = [0; 5];
+        for cpu in self.pcp.cpus() {
+            self.pcp.get(cpu).with(false, |p| {
+                s[0] += p.stat.hit;
+                s[1] += p.stat.miss;
+                s[2] += p.stat.refill;
+                s[3] += p.stat.drain;
+                s[4] += p.stat.free;
+            });
+        }
+        s
+    }
+}
 
 /// The instance. Created at module load, pinned for its whole life.
 #[pin_data]
@@ -70,7 +191,7 @@ pub(crate) struct Instance {
     #[pin]
     pub(crate) topo: SpinLockIrq<Topology>,
     /// ZONE_NORMAL of node `nid` at index `nid`, for every possible node id.
-    pub(crate) zones: KVec<Pin<KBox<KZone>>>,
+    pub(crate) zones: KVec<Pin<KBox<NodeZone>>>,
     /// Blocks handed out and not yet freed.
     pub(crate) outstanding: AtomicU64,
     /// Allocations that failed for lack of memory.
@@ -86,12 +207,8 @@ impl Instance {
         let nr = usize::try_from(mm_sys::nr_node_ids()).map_err(|_| EINVAL)?;
         let mut zones = KVec::with_capacity(nr, GFP_KERNEL)?;
         for nid in 0..nr {
-            let store = KStore::new()?;
             zones.push(
-                KBox::pin_init(
-                    new_spinlock_irq!(Zone::new(nid as i32, ZoneType::Normal, store)),
-                    GFP_KERNEL,
-                )?,
+                KBox::pin_init(NodeZone::new(nid as i32)?, GFP_KERNEL)?,
                 GFP_KERNEL,
             )?;
         }
@@ -127,10 +244,15 @@ impl Instance {
         INSTANCE.store(::core::ptr::null_mut(), Ordering::Release);
     }
 
-    /// Node `nid`'s zone.
-    pub(crate) fn zone(&self, nid: i32) -> Result<&KZone> {
+    /// Node `nid`'s zone state.
+    pub(crate) fn node_zone(&self, nid: i32) -> Result<&NodeZone> {
         let i = usize::try_from(nid).map_err(|_| EINVAL)?;
         Ok(self.zones.get(i).ok_or(EINVAL)?.as_ref().get_ref())
+    }
+
+    /// Node `nid`'s zone.
+    pub(crate) fn zone(&self, nid: i32) -> Result<&KZone> {
+        Ok(&self.node_zone(nid)?.zone)
     }
 
     /// Allocates through the core's policy and prepares the pages for the
@@ -176,8 +298,21 @@ impl Instance {
         // SAFETY: the kernel's free path gave us the block with its last
         // reference dropped.
         unsafe { mm_sys::prep_owned(pfn, order) };
-        match self.zone(nid) {
-            Ok(z) => z.lock().free_pages(pfn, order),
+        match self.node_zone(nid) {
+            Ok(nz) if pcp::pcp_allowed_order(order) => {
+                // The list is chosen by the pageblock's type, read without
+                // the zone lock, as free_frozen_page_commit() does.
+                let mt = nz.mirror.pageblock_mt(pfn);
+                let freed = nz.pcp.with_this_cpu(|_, slot| {
+                    slot.with(false, |p| {
+                        pcp::free_pcp(p, &mut ZoneLocker(&nz.zone), pfn, order, mt, false)
+                    })
+                });
+                if freed != Some(true) {
+                    nz.zone.lock().free_pages(pfn, order);
+                }
+            }
+            Ok(nz) => nz.zone.lock().free_pages(pfn, order),
             Err(_) => pr_err!("freed pfn {:#x} on unknown node {}\n", pfn, nid),
         }
         self.outstanding.fetch_sub(1, Ordering::Relaxed);
@@ -208,11 +343,15 @@ struct KEnv<'a> {
 }
 
 impl KEnv<'_> {
-    fn zone(&self, z: ZoneRef) -> Option<&KZone> {
+    fn node_zone(&self, z: ZoneRef) -> Option<&NodeZone> {
         if z.zone != ZoneType::Normal {
             return None;
         }
-        self.inst.zone(i32::from(z.nid)).ok()
+        self.inst.node_zone(i32::from(z.nid)).ok()
+    }
+
+    fn zone(&self, z: ZoneRef) -> Option<&KZone> {
+        self.node_zone(z).map(|nz| &nz.zone)
     }
 }
 
@@ -241,11 +380,21 @@ impl PageAllocEnv for KEnv<'_> {
         mt: MigrateType,
         flags: AllocFlags,
     ) -> Option<Pfn> {
-        let zone = self.zone(z)?;
+        let nz = self.node_zone(z)?;
+        if pcp::pcp_allowed_order(order) {
+            let page = nz.pcp.with_this_cpu(|_, slot| {
+                slot.with(flags.nolock, |p| {
+                    pcp::rmqueue_pcplist(p, &mut ZoneLocker(&nz.zone), order, mt, flags)
+                })
+            });
+            if let Some(Some(pfn)) = page {
+                return Some(pfn);
+            }
+        }
         let mut zone = if flags.nolock {
-            zone.try_lock()?
+            nz.zone.try_lock()?
         } else {
-            zone.lock()
+            nz.zone.lock()
         };
         zone.rmqueue_buddy(order, mt, flags)
     }
@@ -261,5 +410,9 @@ impl PageAllocEnv for KEnv<'_> {
             .is_some_and(|zone| zone.lock().unreserve_highatomic_pageblock(mt, false))
     }
 
-    fn drain_all_pages(&mut self, _z: ZoneRef) {}
+    fn drain_all_pages(&mut self, z: ZoneRef) {
+        if let Some(nz) = self.node_zone(z) {
+            nz.drain_all_pages();
+        }
+    }
 }

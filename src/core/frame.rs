@@ -67,6 +67,10 @@ pub trait FrameStore {
     fn add_range(&mut self, start: Pfn, nr: u64) -> Result<(), CoreError>;
     /// Frees the metadata of the range starting at `start`.
     fn remove_range(&mut self, start: Pfn) -> Result<(), CoreError>;
+    /// Told of every pageblock type change, for stores that keep a copy
+    /// readable without the zone lock (the kernel's lockless
+    /// `get_pfnblock_migratetype()`).
+    fn pageblock_changed(&mut self, _pfn: Pfn, _mt: MigrateType) {}
 }
 
 /// One intrusive list: `free_area[order].free_list[mt]`.

@@ -28,7 +28,9 @@ pub const PCP_DEFAULT_BATCH: u32 = 63;
 /// The classic `6 * batch` high mark.
 pub const PCP_DEFAULT_HIGH: u32 = 6 * PCP_DEFAULT_BATCH;
 
-const NIL: u16 = u16::MAX;
+/// Slot ids are 1-based so that an all-zero `PerCpuPages` (what
+/// `alloc_percpu()` returns) is a valid empty one.
+const NIL: u16 = 0;
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -84,10 +86,17 @@ pub const fn pcp_allowed_order(order: u32) -> bool {
 
 /// `struct per_cpu_pages`
 ///
+/// All-zero bytes are a valid, empty `PerCpuPages` with `high == batch == 0`
+/// (every free drains at once); [`PerCpuPages::set_high_batch`] sets the
+/// real marks. The kernel layer relies on this to initialise per-CPU memory
+/// in place.
+///
 /// # Invariants
 ///
-/// `count` equals the sum over lists of `len << order`; every table slot is
-/// either on exactly one list or on the free-slot chain.
+/// `count` equals the sum over lists of `len << order`; every slot id in
+/// `1..=bump` is either on exactly one list or on the free-slot chain; ids
+/// above `bump` were never used.
+#[repr(C)]
 pub struct PerCpuPages {
     /// `pcp->count`: pages on all lists.
     pub count: u32,
@@ -104,34 +113,37 @@ pub struct PerCpuPages {
     lists: [List; NR_PCP_LISTS],
     entries: [Entry; PCP_CAPACITY],
     free_slot: u16,
+    bump: u16,
 }
 
 impl PerCpuPages {
     /// Empty lists with the default `high`/`batch`.
     pub fn new() -> Self {
-        let mut entries = [Entry {
-            pfn: 0,
-            prev: NIL,
-            next: NIL,
-        }; PCP_CAPACITY];
-        for (i, e) in entries.iter_mut().enumerate() {
-            e.next = if i + 1 < PCP_CAPACITY {
-                (i + 1) as u16
-            } else {
-                NIL
-            };
-        }
-        PerCpuPages {
+        let mut p = PerCpuPages {
             count: 0,
-            high: PCP_DEFAULT_HIGH,
-            batch: PCP_DEFAULT_BATCH,
+            high: 0,
+            batch: 0,
             free_count: 0,
             alloc_factor: 0,
-            stat: PcpStat::default(),
+            stat: PcpStat {
+                hit: 0,
+                miss: 0,
+                refill: 0,
+                drain: 0,
+                free: 0,
+            },
             lists: [List::EMPTY; NR_PCP_LISTS],
-            entries,
-            free_slot: 0,
-        }
+            entries: [Entry {
+                pfn: 0,
+                prev: NIL,
+                next: NIL,
+            }; PCP_CAPACITY],
+            free_slot: NIL,
+            bump: 0,
+        };
+        p.high = PCP_DEFAULT_HIGH;
+        p.batch = PCP_DEFAULT_BATCH;
+        p
     }
 
     /// Sets `high` and `batch` (`percpu_pagelist_high_fraction`-like). `high`
@@ -153,54 +165,80 @@ impl PerCpuPages {
 
     /// The pfns on list `pindex`, head first.
     pub fn list_pfns(&self, pindex: usize) -> impl Iterator<Item = Pfn> + '_ {
-        let mut i = self.lists.get(pindex).map_or(NIL, |l| l.head);
-        core::iter::from_fn(move || {
-            let e = self.entries.get(usize::from(i))?;
-            i = e.next;
+        let mut id = self.lists.get(pindex).map_or(NIL, |l| l.head);
+        ::core::iter::from_fn(move || {
+            let e = self.entry(id)?;
+            id = e.next;
             Some(e.pfn)
         })
     }
 
+    fn entry(&self, id: u16) -> Option<&Entry> {
+        self.entries.get(usize::from(id).checked_sub(1)?)
+    }
+
+    fn entry_mut(&mut self, id: u16) -> Option<&mut Entry> {
+        self.entries.get_mut(usize::from(id).checked_sub(1)?)
+    }
+
+    fn alloc_slot(&mut self) -> Option<u16> {
+        if self.free_slot != NIL {
+            let id = self.free_slot;
+            self.free_slot = self.entry(id)?.next;
+            return Some(id);
+        }
+        if usize::from(self.bump) < PCP_CAPACITY {
+            self.bump += 1;
+            return Some(self.bump);
+        }
+        None
+    }
+
     fn push(&mut self, pindex: usize, pfn: Pfn, tail: bool) -> bool {
-        let slot = self.free_slot;
-        let Some(e) = self.entries.get(usize::from(slot)) else {
+        let Some(list) = self.lists.get(pindex).copied() else {
             return false;
         };
-        self.free_slot = e.next;
-        let list = self.lists[pindex];
+        let Some(id) = self.alloc_slot() else {
+            return false;
+        };
         let (prev, next) = if tail {
             (list.tail, NIL)
         } else {
             (NIL, list.head)
         };
-        self.entries[usize::from(slot)] = Entry { pfn, prev, next };
-        match self.entries.get_mut(usize::from(prev)) {
-            Some(p) => p.next = slot,
-            None => self.lists[pindex].head = slot,
+        if let Some(e) = self.entry_mut(id) {
+            *e = Entry { pfn, prev, next };
         }
-        match self.entries.get_mut(usize::from(next)) {
-            Some(n) => n.prev = slot,
-            None => self.lists[pindex].tail = slot,
+        match self.entry_mut(prev) {
+            Some(p) => p.next = id,
+            None => self.lists[pindex].head = id,
+        }
+        match self.entry_mut(next) {
+            Some(n) => n.prev = id,
+            None => self.lists[pindex].tail = id,
         }
         self.lists[pindex].len += 1;
         true
     }
 
     fn pop(&mut self, pindex: usize, tail: bool) -> Option<Pfn> {
-        let list = self.lists[pindex];
-        let slot = if tail { list.tail } else { list.head };
-        let e = *self.entries.get(usize::from(slot))?;
-        match self.entries.get_mut(usize::from(e.prev)) {
+        let list = *self.lists.get(pindex)?;
+        let id = if tail { list.tail } else { list.head };
+        let e = *self.entry(id)?;
+        match self.entry_mut(e.prev) {
             Some(p) => p.next = e.next,
             None => self.lists[pindex].head = e.next,
         }
-        match self.entries.get_mut(usize::from(e.next)) {
+        match self.entry_mut(e.next) {
             Some(n) => n.prev = e.prev,
             None => self.lists[pindex].tail = e.prev,
         }
         self.lists[pindex].len -= 1;
-        self.entries[usize::from(slot)].next = self.free_slot;
-        self.free_slot = slot;
+        let free = self.free_slot;
+        if let Some(slot) = self.entry_mut(id) {
+            slot.next = free;
+        }
+        self.free_slot = id;
         Some(e.pfn)
     }
 

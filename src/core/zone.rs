@@ -322,8 +322,10 @@ impl<S: FrameStore> Zone<S> {
 
     /// `set_pageblock_migratetype()`
     pub fn set_pageblock_mt(&mut self, pfn: Pfn, mt: MigrateType) {
-        if let Some(m) = self.frames.get_mut(Self::pageblock_start(pfn)) {
+        let start = Self::pageblock_start(pfn);
+        if let Some(m) = self.frames.get_mut(start) {
             m.pageblock_mt = mt;
+            self.frames.pageblock_changed(start, mt);
         }
     }
 

@@ -246,3 +246,32 @@ fn highatomic_reserve_is_capped_and_given_back() {
     assert_eq!(z.pageblock_counts(), [0, 8, 0, 0]);
     check(z, &[(pfn, 2)]);
 }
+
+#[test]
+fn zeroed_pcp_is_valid_and_empty() {
+    // SAFETY: PerCpuPages documents all-zero bytes as a valid empty value.
+    let mut p: PerCpuPages = unsafe { ::core::mem::zeroed() };
+    assert_eq!((p.count, p.high, p.batch), (0, 0, 0));
+    p.set_high_batch(6, 2).unwrap();
+    assert_eq!(p.set_high_batch(600, 0), Err(CoreError::Range));
+    let mut z = zone(1024);
+    // high 6: the sixth free drains nr_pcp_free() = clamp(6, 2, 4) = 4 pages.
+    let pfns: Vec<Pfn> = (0..6)
+        .map(|_| z.rmqueue_smallest(0, MigrateType::Movable).unwrap())
+        .collect();
+    for (i, &pfn) in pfns.iter().enumerate() {
+        assert!(crate::pcp::free_pcp(
+            &mut p,
+            &mut z,
+            pfn,
+            0,
+            MigrateType::Movable,
+            false
+        ));
+        assert_eq!(p.count, if i < 5 { i as u32 + 1 } else { 2 });
+    }
+    assert_eq!(p.stat.drain, 1);
+    p.drain(&mut z);
+    assert_eq!((p.count, z.nr_free_pages), (0, 1024));
+    check(z, &[]);
+}
