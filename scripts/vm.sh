@@ -100,7 +100,7 @@ trap 'kill $agent 2>/dev/null || true' EXIT
 step "vm: booting $(basename "$(readlink -f "$KDIR")") ($mode, 2 vCPUs, node0 $BOOT_MEM, DIMMs $DIMM_SIZE on nodes ${DIMM_NODES[*]}); job: ${JOB:-exec}"
 start=$(date +%s)
 set +e
-vng --run "$KDIR" "${accel[@]}" --cpus 2 --memory "$BOOT_MEM" \
+vng --run "$KDIR" "${accel[@]}" ${PNALLOC_VNG_VERBOSE:+--verbose} --cpus 2 --memory "$BOOT_MEM" \
 	--numa "$BOOT_MEM,cpus=0-1" $numa_dimm_nodes \
 	--rwdir "$OUT" \
 	--append "memhp_default_state=offline pnalloc_test.dimms=$dimm_desc pnalloc_test.hotplug_dir=$OUT/hotplug pnalloc_test.ko=$REPO_DIR/pnalloc.ko" \

@@ -13,9 +13,19 @@
 //!
 //! `test` commands (reading `test` lists what is held):
 //! - `alloc <nid> <order> [<count> [<gfp>]]`: allocate and hold `count` blocks
-//!   (default 1, gfp default `GFP_KERNEL`);
-//! - `free [<count>]`: `__free_pages()` the last `count` held blocks;
-//! - `put [<count>]`: the same through `folio_put()` (compound blocks only).
+//!   (default 1, gfp default `GFP_KERNEL`) through the Rust API;
+//! - `ep <name> <nid> <arg> [<gfp> [<nodemask>]]`: one call of an exported
+//!   entry point of `pnalloc.h` (`pages`, `node`, `nodemask`, `folio`,
+//!   `folio_node`, `zonelist_default`, `zonelist_private`, `bulk`,
+//!   `get_free_pages`, `zeroed`, `exact`); `arg` is the order, the page count
+//!   for `bulk`, the size in bytes for `exact`; `nid` -1 is `NUMA_NO_NODE`;
+//! - `free [<count>]`: free the last `count` held blocks with the function
+//!   their entry point pairs with (`__free_pages()`, `folio_put()`,
+//!   `free_pages()`, `free_pages_exact()`);
+//! - `put [<count>]`: the same through `folio_put()` (folios and order 0);
+//! - `fill <seed> [<count>]`, `verify <seed> [<count>]`: write or check a
+//!   pattern in the pages of the last `count` held blocks (default: all;
+//!   `verify 0` checks zeroes); a mismatch is `EIO`.
 
 use kernel::{
     fmt,
@@ -25,8 +35,9 @@ use kernel::{
 };
 
 use crate::{
-    core::{gfp::Gfp, page_alloc::AllocRequest, Pfn, MAX_PAGE_ORDER},
-    mm_sys,
+    api::Pages,
+    core::{gfp::Gfp, Pfn, MAX_PAGE_ORDER},
+    mm_sys::{self, EntryPoint, FreeHow},
     state::{Held, State},
 };
 
@@ -119,11 +130,8 @@ pub(crate) fn test_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Resu
     for h in held.iter() {
         writeln!(
             f,
-            "pfn {:#x} order {} nid {} compound {}",
-            h.pfn,
-            h.order,
-            h.nid,
-            u8::from(h.compound)
+            "pfn {:#x} order {} nid {} pages {} free {:?}",
+            h.pfn, h.order, h.nid, h.pages, h.how
         )?;
     }
     Ok(())
@@ -137,9 +145,17 @@ fn parse_count(w: Option<&&str>) -> Result<u64> {
     Ok(n)
 }
 
+fn parse_gfp(w: Option<&&str>) -> Result<Gfp> {
+    match w {
+        Some(g) => Ok(Gfp(u32::try_from(parse_u64(g)?).map_err(|_| EINVAL)?)),
+        None => Ok(Gfp::KERNEL),
+    }
+}
+
 pub(crate) fn test_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Result {
     let mut buf = [0u8; MAX_INPUT];
     let words = read_words(reader, &mut buf)?;
+    let mut held = s.held.lock();
     match words.as_slice() {
         ["alloc", nid, order, rest @ ..] if rest.len() <= 2 => {
             let nid = parse_nid(nid)?;
@@ -148,57 +164,102 @@ pub(crate) fn test_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Result
                 return Err(EINVAL);
             }
             let count = parse_count(rest.first())?;
-            let gfp = match rest.get(1) {
-                Some(g) => Gfp(u32::try_from(parse_u64(g)?).map_err(|_| EINVAL)?),
-                None => Gfp::KERNEL,
-            };
-            let req = AllocRequest {
-                local_nid: mm_sys::numa_node_id(),
-                ..AllocRequest::new(gfp, order, nid)
-            };
-            let mut held = s.held.lock();
+            let gfp = parse_gfp(rest.get(1))?;
             held.reserve(count as usize, GFP_KERNEL)?;
             for _ in 0..count {
-                let a = s.inst.alloc(&req)?;
-                // Capacity was reserved above.
+                // Through the Rust API; the handle's reference moves to `held`.
+                let p = Pages::alloc_node(nid, gfp, order)?;
+                let (nid, how) = (
+                    p.nid(),
+                    if p.order() > 0 && p.is_folio() {
+                        FreeHow::Folio
+                    } else {
+                        FreeHow::Pages
+                    },
+                );
+                let (pfn, order) = p.into_raw();
                 held.push(
                     Held {
-                        pfn: a.pfn,
+                        pfn,
                         order,
-                        nid: i32::from(a.zone.nid),
-                        compound: order > 0 && gfp.has(Gfp::COMP),
+                        nid,
+                        pages: 1 << order,
+                        how,
                     },
                     GFP_KERNEL,
                 )?;
             }
             Ok(())
         }
+        ["ep", name, nid, arg, rest @ ..] if rest.len() <= 2 => {
+            let ep = EntryPoint::from_name(name).ok_or(EINVAL)?;
+            let nid = match *nid {
+                "-1" => crate::core::NUMA_NO_NODE,
+                n => parse_nid(n)?,
+            };
+            let arg = parse_u64(arg)?;
+            if !matches!(ep, EntryPoint::Bulk | EntryPoint::Exact)
+                && arg > u64::from(MAX_PAGE_ORDER)
+            {
+                return Err(EINVAL);
+            }
+            let gfp = parse_gfp(rest.first())?;
+            let mask = rest.get(1).map(|m| parse_u64(m)).transpose()?;
+            held.reserve(64, GFP_KERNEL)?;
+            mm_sys::call_entry(ep, gfp.0, arg, nid, mask, |pfn, order, how| {
+                let pages = match how {
+                    FreeHow::Exact(size) => size.div_ceil(1 << PAGE_SHIFT) as u64,
+                    _ => 1 << order,
+                };
+                let (_, _, nid) = mm_sys::page_state(pfn);
+                held.push(
+                    Held {
+                        pfn,
+                        order,
+                        nid,
+                        pages,
+                        how,
+                    },
+                    GFP_KERNEL,
+                )?;
+                Ok(())
+            })
+        }
         [cmd @ ("free" | "put"), rest @ ..] if rest.len() <= 1 => {
             let count = parse_count(rest.first())?;
-            let mut held = s.held.lock();
             if count > held.len() as u64 {
                 return Err(EINVAL);
             }
-            if *cmd == "put"
-                && held
-                    .iter()
-                    .rev()
-                    .take(count as usize)
-                    .any(|h| h.order > 0 && !h.compound)
-            {
+            let tail = held.iter().rev().take(count as usize);
+            if *cmd == "put" && tail.clone().any(|h| h.order > 0 && h.how != FreeHow::Folio) {
                 return Err(EINVAL);
             }
             for _ in 0..count {
                 let Some(h) = held.pop() else {
                     break;
                 };
-                if *cmd == "put" {
-                    // SAFETY: the test interface owns the one reference of
-                    // this block and it is a folio (checked above).
-                    unsafe { mm_sys::folio_put(h.pfn) };
-                } else {
-                    // SAFETY: the test interface owns the one reference.
-                    unsafe { mm_sys::free_pages(h.pfn, h.order) };
+                let how = if *cmd == "put" { FreeHow::Folio } else { h.how };
+                // SAFETY: the test interface owns the one reference of this
+                // block, and `how` matches how it was allocated (checked above
+                // for `put`).
+                unsafe { mm_sys::free_as(h.pfn, h.order, how) };
+            }
+            Ok(())
+        }
+        [cmd @ ("fill" | "verify"), seed, rest @ ..] if rest.len() <= 1 => {
+            let seed = parse_u64(seed)?;
+            let count = match rest.first() {
+                Some(c) => parse_count(Some(c))?,
+                None => held.len() as u64,
+            };
+            if count > held.len() as u64 {
+                return Err(EINVAL);
+            }
+            for h in held.iter().rev().take(count as usize) {
+                // SAFETY: held blocks are allocated and owned by the test
+                // interface, which holds `held`'s lock.
+                if !unsafe { mm_sys::pattern(h.pfn, h.pages, seed, *cmd == "verify") } {
+                    return Err(EIO);
                 }
             }
             Ok(())

@@ -93,7 +93,7 @@ impl MirrorIndex {
         owned.push(m, GFP_KERNEL)?;
         let p = owned
             .last()
-            .map(|b| &**b as *const RangeMirror)
+            .map(|b| ::core::ptr::from_ref::<RangeMirror>(b))
             .ok_or(ENOMEM)?;
         self.starts[i].store(start, Ordering::Relaxed);
         self.slots[i].store(p.cast_mut(), Ordering::Release);

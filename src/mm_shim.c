@@ -18,6 +18,7 @@
 #include <linux/topology.h>
 
 #include "mm_shim.h"
+#include "pnalloc.h"
 
 int pnalloc_nr_node_ids(void)
 {
@@ -345,4 +346,206 @@ int pnalloc_nr_cpu_ids(void)
 bool pnalloc_cpu_possible(int cpu)
 {
 	return cpu_possible(cpu);
+}
+
+/*
+ * The exported entry points (pnalloc.h). Each one turns its arguments into
+ * one call of the Rust allocator, which returns a pfn or PNALLOC_NO_PFN.
+ */
+#define PNALLOC_NO_PFN	(~0ULL)
+
+static u64 nodemask_bits(const nodemask_t *mask, bool *has)
+{
+	*has = mask != NULL;
+	return mask ? mask->bits[0] : 0;
+}
+
+static struct page *alloc_one(gfp_t gfp, unsigned int order, int nid,
+			      nodemask_t *nodemask, unsigned int alloc_flags,
+			      int zlsel)
+{
+	bool has_mask;
+	u64 bits = nodemask_bits(nodemask, &has_mask);
+	u64 pfn = pnalloc_rust_alloc((__force u32)gfp, order, nid, bits,
+				     has_mask, alloc_flags, zlsel);
+
+	return pfn == PNALLOC_NO_PFN ? NULL : pfn_to_page(pfn);
+}
+
+struct page *__pnalloc_alloc_pages(gfp_t gfp, unsigned int order,
+				   int preferred_nid, nodemask_t *nodemask,
+				   unsigned int alloc_flags)
+{
+	return alloc_one(gfp, order, preferred_nid, nodemask, alloc_flags,
+			 PNALLOC_ZONELIST_DEFAULT);
+}
+EXPORT_SYMBOL_GPL(__pnalloc_alloc_pages);
+
+struct page *pnalloc_alloc_pages(gfp_t gfp, unsigned int order)
+{
+	return alloc_one(gfp, order, NUMA_NO_NODE, NULL, 0,
+			 PNALLOC_ZONELIST_DEFAULT);
+}
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages);
+
+struct page *pnalloc_alloc_pages_node(int nid, gfp_t gfp, unsigned int order)
+{
+	return alloc_one(gfp, order, nid, NULL, 0, PNALLOC_ZONELIST_DEFAULT);
+}
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_node);
+
+struct folio *__pnalloc_folio_alloc_zonelist(gfp_t gfp, unsigned int order,
+					     int preferred_nid,
+					     nodemask_t *nodemask,
+					     enum pnalloc_zonelist zlsel)
+{
+	struct page *page = alloc_one(gfp | __GFP_COMP, order, preferred_nid,
+				      nodemask, 0, zlsel);
+
+	return page ? page_folio(page) : NULL;
+}
+EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc_zonelist);
+
+struct folio *__pnalloc_folio_alloc(gfp_t gfp, unsigned int order,
+				    int preferred_nid, nodemask_t *nodemask)
+{
+	return __pnalloc_folio_alloc_zonelist(gfp, order, preferred_nid,
+					      nodemask, PNALLOC_ZONELIST_DEFAULT);
+}
+EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc);
+
+struct folio *__pnalloc_folio_alloc_node(gfp_t gfp, unsigned int order, int nid)
+{
+	return __pnalloc_folio_alloc(gfp, order, nid, NULL);
+}
+EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc_node);
+
+struct folio *pnalloc_folio_alloc(gfp_t gfp, unsigned int order)
+{
+	return __pnalloc_folio_alloc(gfp, order, NUMA_NO_NODE, NULL);
+}
+EXPORT_SYMBOL_GPL(pnalloc_folio_alloc);
+
+/*
+ * alloc_pages_bulk(): fills the NULL slots of @page_array with order-0
+ * pages and returns how many entries are populated, including those that
+ * already were.
+ */
+unsigned long pnalloc_alloc_pages_bulk(gfp_t gfp, int preferred_nid,
+				       nodemask_t *nodemask,
+				       unsigned long nr_pages,
+				       struct page **page_array)
+{
+	unsigned long i, populated = 0;
+
+	for (i = 0; i < nr_pages; i++) {
+		if (!page_array[i]) {
+			page_array[i] = alloc_one(gfp, 0, preferred_nid,
+						  nodemask, 0,
+						  PNALLOC_ZONELIST_DEFAULT);
+			if (!page_array[i])
+				break;
+		}
+		populated++;
+	}
+	/* Count pre-populated slots after the first failure too. */
+	for (i++; i < nr_pages; i++)
+		if (page_array[i])
+			populated++;
+	return populated;
+}
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_bulk);
+
+unsigned long __pnalloc_get_free_pages(gfp_t gfp, unsigned int order)
+{
+	struct page *page = pnalloc_alloc_pages(gfp & ~__GFP_HIGHMEM, order);
+
+	return page ? (unsigned long)page_address(page) : 0;
+}
+EXPORT_SYMBOL_GPL(__pnalloc_get_free_pages);
+
+unsigned long pnalloc_get_zeroed_page(gfp_t gfp)
+{
+	return __pnalloc_get_free_pages(gfp | __GFP_ZERO, 0);
+}
+EXPORT_SYMBOL_GPL(pnalloc_get_zeroed_page);
+
+/* make_alloc_exact(): split, then give the pages beyond @size back. */
+static void *alloc_exact(int nid, size_t size, gfp_t gfp)
+{
+	unsigned int order = get_order(size);
+	struct page *page;
+	unsigned long addr, used, end;
+
+	if (WARN_ON_ONCE(gfp & (__GFP_COMP | __GFP_HIGHMEM)))
+		gfp &= ~(__GFP_COMP | __GFP_HIGHMEM);
+	page = alloc_one(gfp, order, nid, NULL, 0, PNALLOC_ZONELIST_DEFAULT);
+	if (!page)
+		return NULL;
+	addr = (unsigned long)page_address(page);
+	split_page(page, order);
+	used = addr + PAGE_ALIGN(size);
+	end = addr + (PAGE_SIZE << order);
+	for (; used < end; used += PAGE_SIZE)
+		free_page(used);
+	return (void *)addr;
+}
+
+void *pnalloc_alloc_pages_exact(size_t size, gfp_t gfp)
+{
+	return alloc_exact(NUMA_NO_NODE, size, gfp);
+}
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_exact);
+
+void *pnalloc_alloc_pages_exact_nid(int nid, size_t size, gfp_t gfp)
+{
+	return alloc_exact(nid, size, gfp);
+}
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_exact_nid);
+
+void pnalloc_free_pages_exact(void *virt, size_t size)
+{
+	free_pages_exact(virt, size);
+}
+EXPORT_SYMBOL_GPL(pnalloc_free_pages_exact);
+
+/* Helpers for the test interface: what a caller would do with the pages. */
+u64 pnalloc_virt_to_pfn(unsigned long addr)
+{
+	return page_to_pfn(virt_to_page((void *)addr));
+}
+
+unsigned long pnalloc_pfn_to_virt(u64 pfn)
+{
+	return (unsigned long)page_address(pfn_to_page(pfn));
+}
+
+void pnalloc_free_pages_addr(unsigned long addr, unsigned int order)
+{
+	free_pages(addr, order);
+}
+
+/* Fills (or checks) @nr pages from @pfn with a pattern derived from @seed. */
+bool pnalloc_pattern(u64 pfn, unsigned long nr, u64 seed, bool check)
+{
+	unsigned long i, j;
+
+	for (i = 0; i < nr; i++) {
+		u64 *p = page_address(pfn_to_page(pfn + i));
+
+		for (j = 0; j < PAGE_SIZE / sizeof(u64); j++) {
+			u64 want = seed ? seed ^ ((pfn + i) << 12 | j) : 0;
+
+			if (!check)
+				p[j] = want;
+			else if (p[j] != want)
+				return false;
+		}
+	}
+	return true;
+}
+
+u64 pnalloc_page_to_pfn(struct page *page)
+{
+	return page_to_pfn(page);
 }

@@ -65,7 +65,16 @@ void pnalloc_put_cpu(void);
 int pnalloc_nr_cpu_ids(void);
 bool pnalloc_cpu_possible(int cpu);
 
+/* The test interface's view of pages. */
+u64 pnalloc_virt_to_pfn(unsigned long addr);
+unsigned long pnalloc_pfn_to_virt(u64 pfn);
+void pnalloc_free_pages_addr(unsigned long addr, unsigned int order);
+bool pnalloc_pattern(u64 pfn, unsigned long nr, u64 seed, bool check);
+u64 pnalloc_page_to_pfn(struct page *page);
+
 /* Implemented in Rust (src/mm_sys.rs). */
 void pnalloc_rust_free(u64 pfn, unsigned int order);
+u64 pnalloc_rust_alloc(u32 gfp, unsigned int order, int nid, u64 nodemask,
+		       bool has_nodemask, unsigned int alloc_flags, int zlsel);
 
 #endif /* PNALLOC_MM_SHIM_H */

@@ -66,6 +66,42 @@ extern "C" {
     fn pnalloc_put_cpu();
     fn pnalloc_nr_cpu_ids() -> c_int;
     fn pnalloc_cpu_possible(cpu: c_int) -> bool;
+    fn pnalloc_virt_to_pfn(addr: usize) -> u64;
+    fn pnalloc_pfn_to_virt(pfn: u64) -> usize;
+    fn pnalloc_free_pages_addr(addr: usize, order: u32);
+    fn pnalloc_pattern(pfn: u64, nr: usize, seed: u64, check: bool) -> bool;
+    fn pnalloc_page_to_pfn(page: *mut c_void) -> u64;
+    fn pnalloc_free_pages_exact(virt: *mut c_void, size: usize);
+    // The exported entry points (src/pnalloc.h), called by the test interface
+    // exactly as another module would.
+    fn pnalloc_alloc_pages(gfp: u32, order: u32) -> *mut c_void;
+    fn pnalloc_alloc_pages_node(nid: c_int, gfp: u32, order: u32) -> *mut c_void;
+    fn __pnalloc_alloc_pages(
+        gfp: u32,
+        order: u32,
+        nid: c_int,
+        mask: *mut u64,
+        flags: u32,
+    ) -> *mut c_void;
+    fn pnalloc_folio_alloc(gfp: u32, order: u32) -> *mut c_void;
+    fn __pnalloc_folio_alloc_node(gfp: u32, order: u32, nid: c_int) -> *mut c_void;
+    fn __pnalloc_folio_alloc_zonelist(
+        gfp: u32,
+        order: u32,
+        nid: c_int,
+        mask: *mut u64,
+        zl: c_int,
+    ) -> *mut c_void;
+    fn pnalloc_alloc_pages_bulk(
+        gfp: u32,
+        nid: c_int,
+        mask: *mut u64,
+        nr: usize,
+        pages: *mut *mut c_void,
+    ) -> usize;
+    fn __pnalloc_get_free_pages(gfp: u32, order: u32) -> usize;
+    fn pnalloc_get_zeroed_page(gfp: u32) -> usize;
+    fn pnalloc_alloc_pages_exact_nid(nid: c_int, size: usize, gfp: u32) -> *mut c_void;
 }
 
 /// Number of possible node ids (`nr_node_ids`): valid ids are `0..nr_node_ids()`.
@@ -218,26 +254,6 @@ pub(crate) unsafe fn prep_owned(pfn: Pfn, order: u32) {
     unsafe { pnalloc_prep_owned(pfn, order) }
 }
 
-/// `__free_pages()` of a block this module handed out.
-///
-/// # Safety
-///
-/// The caller owns the reference it drops.
-pub(crate) unsafe fn free_pages(pfn: Pfn, order: u32) {
-    // SAFETY: the caller owns the reference.
-    unsafe { pnalloc_free_pages(pfn, order) }
-}
-
-/// `folio_put()` of a compound block this module handed out.
-///
-/// # Safety
-///
-/// The caller owns the reference it drops and the block is a folio.
-pub(crate) unsafe fn folio_put(pfn: Pfn) {
-    // SAFETY: the caller owns the reference to a folio.
-    unsafe { pnalloc_folio_put(pfn) }
-}
-
 /// State of one page of a claimed range: (PageOffline, refcount, node).
 pub(crate) fn page_state(pfn: Pfn) -> (bool, i32, i32) {
     // SAFETY: callers only pass pfns of claimed ranges, which have a memmap.
@@ -341,16 +357,231 @@ impl<T> Drop for CpuLocal<T> {
     }
 }
 
-/// Takes a reference on this module for a block handed out.
-pub(crate) fn module_get() {
-    // SAFETY: the module is live while its code runs.
-    unsafe { pnalloc_module_get() }
+/// Takes `n` references on this module, one per page handed out: pages
+/// can come back one by one (`split_page()`, `alloc_pages_exact()`).
+pub(crate) fn module_get(n: u64) {
+    for _ in 0..n {
+        // SAFETY: the module is live while its code runs.
+        unsafe { pnalloc_module_get() }
+    }
 }
 
-/// Drops the reference [`module_get`] took.
-pub(crate) fn module_put() {
-    // SAFETY: paired with an earlier `module_get`.
-    unsafe { pnalloc_module_put() }
+/// Drops `n` references [`module_get`] took.
+pub(crate) fn module_put(n: u64) {
+    for _ in 0..n {
+        // SAFETY: paired with an earlier `module_get`.
+        unsafe { pnalloc_module_put() }
+    }
+}
+
+/// How a test block goes back: the free function its entry point pairs with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FreeHow {
+    /// `__free_pages(page, order)`
+    Pages,
+    /// `folio_put(folio)`
+    Folio,
+    /// `free_pages(addr, order)`
+    Addr,
+    /// `free_pages_exact(virt, size)`
+    Exact(usize),
+}
+
+/// The entry points of `pnalloc.h`, by the test interface's names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum EntryPoint {
+    Pages,
+    Node,
+    Nodemask,
+    Folio,
+    FolioNode,
+    ZonelistDefault,
+    ZonelistPrivate,
+    Bulk,
+    GetFreePages,
+    Zeroed,
+    Exact,
+}
+
+impl EntryPoint {
+    pub(crate) fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "pages" => Self::Pages,
+            "node" => Self::Node,
+            "nodemask" => Self::Nodemask,
+            "folio" => Self::Folio,
+            "folio_node" => Self::FolioNode,
+            "zonelist_default" => Self::ZonelistDefault,
+            "zonelist_private" => Self::ZonelistPrivate,
+            "bulk" => Self::Bulk,
+            "get_free_pages" => Self::GetFreePages,
+            "zeroed" => Self::Zeroed,
+            "exact" => Self::Exact,
+            _ => return None,
+        })
+    }
+}
+
+fn page_pfn(page: *mut c_void) -> Option<Pfn> {
+    if page.is_null() {
+        return None;
+    }
+    // SAFETY: `page` is a non-null `struct page *` an entry point returned.
+    Some(unsafe { pnalloc_page_to_pfn(page) })
+}
+
+fn addr_pfn(addr: usize) -> Option<Pfn> {
+    if addr == 0 {
+        return None;
+    }
+    // SAFETY: `addr` is a direct-map address an entry point returned.
+    Some(unsafe { pnalloc_virt_to_pfn(addr) })
+}
+
+/// Calls entry point `ep` like a C caller; `arg` is the order, or the
+/// number of pages for `Bulk`, or the size in bytes for `Exact`. Calls
+/// `got(pfn, order, how)` for each block obtained; `ENOMEM` if none.
+pub(crate) fn call_entry(
+    ep: EntryPoint,
+    gfp: u32,
+    arg: u64,
+    nid: i32,
+    mask: Option<u64>,
+    mut got: impl FnMut(Pfn, u32, FreeHow) -> Result,
+) -> Result {
+    let order = u32::try_from(arg).map_err(|_| EINVAL)?;
+    let mut bits = mask.unwrap_or(0);
+    let maskp = if mask.is_some() {
+        &raw mut bits
+    } else {
+        ::core::ptr::null_mut()
+    };
+    let null = ::core::ptr::null_mut::<c_void>();
+    if ep == EntryPoint::Bulk {
+        let nr = usize::try_from(arg).map_err(|_| EINVAL)?;
+        if nr == 0 || nr > 64 {
+            return Err(EINVAL);
+        }
+        let mut pages = [null; 64];
+        // SAFETY: our own exported entry point; `pages` has room for `nr`
+        // entries, all NULL, and `maskp` is NULL or points to `bits`.
+        let n = unsafe { pnalloc_alloc_pages_bulk(gfp, nid, maskp, nr, pages.as_mut_ptr()) };
+        for &p in pages.iter().take(n) {
+            if let Some(pfn) = page_pfn(p) {
+                got(pfn, 0, FreeHow::Pages)?;
+            }
+        }
+        return if n == 0 { Err(ENOMEM) } else { Ok(()) };
+    }
+    if ep == EntryPoint::Exact {
+        let size = usize::try_from(arg).map_err(|_| EINVAL)?;
+        if size == 0 || size > (4096 << crate::core::MAX_PAGE_ORDER) {
+            return Err(EINVAL);
+        }
+    }
+    // SAFETY: these are this module's own exported entry points, called with
+    // plain values and a NULL or valid nodemask pointer; they validate the
+    // rest and return NULL/0 on failure.
+    let (page, addr, how) = unsafe {
+        match ep {
+            EntryPoint::Pages => (pnalloc_alloc_pages(gfp, order), 0, FreeHow::Pages),
+            EntryPoint::Node => (pnalloc_alloc_pages_node(nid, gfp, order), 0, FreeHow::Pages),
+            EntryPoint::Nodemask => (
+                __pnalloc_alloc_pages(gfp, order, nid, maskp, 0),
+                0,
+                FreeHow::Pages,
+            ),
+            EntryPoint::Folio => (pnalloc_folio_alloc(gfp, order), 0, FreeHow::Folio),
+            EntryPoint::FolioNode => (
+                __pnalloc_folio_alloc_node(gfp, order, nid),
+                0,
+                FreeHow::Folio,
+            ),
+            EntryPoint::ZonelistDefault => (
+                __pnalloc_folio_alloc_zonelist(gfp, order, nid, maskp, 0),
+                0,
+                FreeHow::Folio,
+            ),
+            EntryPoint::ZonelistPrivate => (
+                __pnalloc_folio_alloc_zonelist(gfp, order, nid, maskp, 1),
+                0,
+                FreeHow::Folio,
+            ),
+            EntryPoint::GetFreePages => (null, __pnalloc_get_free_pages(gfp, order), FreeHow::Addr),
+            EntryPoint::Zeroed => (null, pnalloc_get_zeroed_page(gfp), FreeHow::Addr),
+            EntryPoint::Exact => {
+                let size = arg as usize;
+                let v = pnalloc_alloc_pages_exact_nid(nid, size, gfp);
+                (null, v as usize, FreeHow::Exact(size))
+            }
+            EntryPoint::Bulk => (null, 0, FreeHow::Pages),
+        }
+    };
+    let pfn = page_pfn(page).or_else(|| addr_pfn(addr)).ok_or(ENOMEM)?;
+    let order = match how {
+        FreeHow::Exact(size) => (size.div_ceil(4096) as u64)
+            .next_power_of_two()
+            .trailing_zeros(),
+        _ if ep == EntryPoint::Zeroed => 0,
+        _ => order,
+    };
+    got(pfn, order, how)
+}
+
+/// Frees a test block the way its entry point pairs with.
+///
+/// # Safety
+///
+/// The caller owns the block's one reference.
+pub(crate) unsafe fn free_as(pfn: Pfn, order: u32, how: FreeHow) {
+    // SAFETY: the caller owns the reference; each free matches its allocator.
+    unsafe {
+        match how {
+            FreeHow::Pages => pnalloc_free_pages(pfn, order),
+            FreeHow::Folio => pnalloc_folio_put(pfn),
+            FreeHow::Addr => pnalloc_free_pages_addr(pnalloc_pfn_to_virt(pfn), order),
+            FreeHow::Exact(size) => {
+                pnalloc_free_pages_exact(pnalloc_pfn_to_virt(pfn) as *mut c_void, size)
+            }
+        }
+    }
+}
+
+/// Fills `nr` pages from `pfn` with the pattern of `seed` (0: zeroes), or
+/// checks they hold it.
+///
+/// # Safety
+///
+/// The caller holds the pages (they are allocated and not shared).
+pub(crate) unsafe fn pattern(pfn: Pfn, nr: u64, seed: u64, check: bool) -> bool {
+    let Ok(nr) = usize::try_from(nr) else {
+        return false;
+    };
+    // SAFETY: the caller holds the pages; they are in the direct map.
+    unsafe { pnalloc_pattern(pfn, nr, seed, check) }
+}
+
+/// The exported C entry points land here. Returns the pfn of the block or
+/// `u64::MAX`.
+#[no_mangle]
+extern "C" fn pnalloc_rust_alloc(
+    gfp: u32,
+    order: u32,
+    nid: c_int,
+    nodemask: u64,
+    has_nodemask: bool,
+    alloc_flags: u32,
+    zlsel: c_int,
+) -> u64 {
+    crate::node::alloc_from_c(
+        gfp,
+        order,
+        nid,
+        has_nodemask.then_some(nodemask),
+        alloc_flags,
+        zlsel,
+    )
+    .unwrap_or(u64::MAX)
 }
 
 /// The free path of the patched kernel lands here for every page of a

@@ -192,7 +192,7 @@ pub(crate) struct Instance {
     pub(crate) topo: SpinLockIrq<Topology>,
     /// ZONE_NORMAL of node `nid` at index `nid`, for every possible node id.
     pub(crate) zones: KVec<Pin<KBox<NodeZone>>>,
-    /// Blocks handed out and not yet freed.
+    /// Pages handed out and not yet freed.
     pub(crate) outstanding: AtomicU64,
     /// Allocations that failed for lack of memory.
     pub(crate) failures: AtomicU64,
@@ -287,8 +287,8 @@ impl Instance {
         // SAFETY: the core just handed out this block of a claimed range;
         // nobody else references it.
         unsafe { mm_sys::prep_alloc(a.pfn, a.order, req.gfp.0) };
-        self.outstanding.fetch_add(1, Ordering::Relaxed);
-        mm_sys::module_get();
+        self.outstanding.fetch_add(1 << a.order, Ordering::Relaxed);
+        mm_sys::module_get(1 << a.order);
         Ok(a)
     }
 
@@ -315,9 +315,42 @@ impl Instance {
             Ok(nz) => nz.zone.lock().free_pages(pfn, order),
             Err(_) => pr_err!("freed pfn {:#x} on unknown node {}\n", pfn, nid),
         }
-        self.outstanding.fetch_sub(1, Ordering::Relaxed);
-        mm_sys::module_put();
+        self.outstanding.fetch_sub(1 << order, Ordering::Relaxed);
+        mm_sys::module_put(1 << order);
     }
+}
+
+/// The instance, while published.
+pub(crate) fn instance() -> Option<&'static Instance> {
+    let p = INSTANCE.load(Ordering::Acquire);
+    // SAFETY: `INSTANCE` points to the pinned instance between `publish` and
+    // `unpublish`; callers are entry points or frees, which cannot run after
+    // unload starts (module references) or after the nodes are unregistered.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Entry from the exported C entry points (`pnalloc.h`).
+pub(crate) fn alloc_from_c(
+    gfp: u32,
+    order: u32,
+    nid: i32,
+    nodemask: Option<u64>,
+    alloc_flags: u32,
+    zlsel: i32,
+) -> Option<Pfn> {
+    let inst = instance()?;
+    let req = AllocRequest {
+        nodemask: nodemask.map(crate::core::zonelist::NodeMask),
+        zonelist: match zlsel {
+            0 => crate::core::zonelist::AllocZonelist::Default,
+            1 => crate::core::zonelist::AllocZonelist::Private,
+            _ => return None,
+        },
+        alloc_flags,
+        local_nid: mm_sys::numa_node_id(),
+        ..AllocRequest::new(crate::core::gfp::Gfp(gfp), order, nid)
+    };
+    inst.alloc(&req).ok().map(|a| a.pfn)
 }
 
 /// Entry from `mm_shim.c` for every freed page of a private node.

@@ -6,6 +6,8 @@
 //! The crate root only declares the layers; see `Documentation/pnalloc/` for
 //! the design. Data flows top to bottom on allocation:
 //!
+//! - [`api`] (Rust) and `pnalloc.h` (C, exported from `mm_shim.c`): the
+//!   entry points of `include/linux/gfp.h` on private nodes.
 //! - [`debugfs`], [`control`]: what an mm developer reads and writes under
 //!   `/sys/kernel/debug/pnalloc/`.
 //! - [`state`]: what a loaded module owns, and its teardown order.
@@ -15,6 +17,7 @@
 //!   and tested on the host (`cargo test`); [`frames`] stores its metadata.
 //! - [`mm_sys`]: the one thin layer that talks to C (`mm_shim.c`).
 
+mod api;
 mod carve;
 mod control;
 // The core's items are `pub` because the same files are the root of the host
@@ -24,6 +27,8 @@ mod control;
 mod core;
 mod debugfs;
 mod frames;
+#[cfg(CONFIG_KUNIT)]
+mod kunit;
 mod mm_sys;
 mod node;
 mod state;

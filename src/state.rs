@@ -16,7 +16,9 @@ pub(crate) struct Held {
     pub(crate) pfn: Pfn,
     pub(crate) order: u32,
     pub(crate) nid: i32,
-    pub(crate) compound: bool,
+    /// Pages the caller may use (fewer than `1 << order` for `exact`).
+    pub(crate) pages: u64,
+    pub(crate) how: mm_sys::FreeHow,
 }
 
 /// The module's state. Dropping it releases every claimed range, so it must

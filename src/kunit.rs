@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suites, run when the module is loaded (`CONFIG_KUNIT=y`); results in
+//! `/sys/kernel/debug/kunit/pnalloc_*/results`, driven by
+//! `selftests/pnalloc_kunit.sh`.
+//!
+//! - `pnalloc_core_kernel`: the core built into the module, on an isolated
+//!   instance over a fake pfn range (metadata only, no memory touched), with
+//!   the kernel's frame store and locks.
+//! - `pnalloc_entry`: the entry points on the instance the module just
+//!   carved (the test kernel boots with two DIMM nodes); every test gives
+//!   back all it takes.
+
+use kernel::prelude::*;
+
+#[kunit_tests(pnalloc_core_kernel)]
+mod core_kernel {
+    use kernel::{
+        new_spinlock_irq,
+        prelude::*, //
+    };
+
+    use crate::{
+        core::{
+            alloc_flags::AllocFlags,
+            migratetype::MigrateType,
+            pcp::{self, PerCpuPages},
+            zone::{Zone, ZoneType},
+        },
+        frames::{KStore, RangeMirror},
+    };
+
+    /// Far above any real memory: the core never dereferences a pfn.
+    const BASE: u64 = 1 << 40;
+
+    fn zone(nr: u64) -> Result<Pin<KBox<kernel::sync::SpinLockIrq<Zone<KStore>>>>> {
+        let z = KBox::pin_init(
+            new_spinlock_irq!(Zone::new(9, ZoneType::Normal, KStore::new()?)),
+            GFP_KERNEL,
+        )?;
+        {
+            let mut g = z.lock();
+            g.frames
+                .stage(BASE, KStore::alloc_meta(nr)?, ::core::ptr::null());
+            g.add_range(BASE, nr)?;
+        }
+        Ok(z)
+    }
+
+    #[test]
+    fn split_and_merge_under_the_zone_lock() -> Result {
+        let z = zone(2048)?;
+        let mut g = z.lock();
+        let pfn = g.rmqueue_smallest(0, MigrateType::Movable).ok_or(ENOMEM)?;
+        assert_eq!(pfn, BASE);
+        assert_eq!(g.nr_free_per_order(), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+        g.free_pages(pfn, 0);
+        assert_eq!(g.nr_free_per_order()[10], 2);
+        assert_eq!(g.nr_free_pages, 2048);
+        Ok(())
+    }
+
+    #[test]
+    fn remove_range_is_busy_then_frees_metadata() -> Result {
+        let z = zone(1024)?;
+        let mut g = z.lock();
+        let pfn = g
+            .rmqueue_buddy(3, MigrateType::Unmovable, AllocFlags::DEFAULT)
+            .ok_or(ENOMEM)?;
+        assert!(g.remove_range(BASE) == Err(crate::core::CoreError::Busy));
+        assert_eq!(g.managed_pages, 1024);
+        g.free_pages(pfn, 3);
+        assert!(g.remove_range(BASE).is_ok());
+        assert!(g.frames.take_retired().is_some());
+        assert_eq!((g.managed_pages, g.nr_free_pages), (0, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn pcp_refill_and_drain_in_kernel_memory() -> Result {
+        let z = zone(4096)?;
+        // 8 KiB: built zeroed on the heap, never on the 16 KiB kernel stack.
+        let p = KBox::<PerCpuPages>::new_uninit(GFP_KERNEL | __GFP_ZERO)?;
+        // SAFETY: all-zero bytes are a valid empty `PerCpuPages`.
+        let mut p = unsafe { p.assume_init() };
+        p.set_high_batch(
+            crate::core::pcp::PCP_DEFAULT_HIGH,
+            crate::core::pcp::PCP_DEFAULT_BATCH,
+        )?;
+        let mut g = z.lock();
+        let flags = AllocFlags::DEFAULT;
+        let pfn =
+            pcp::rmqueue_pcplist(&mut p, &mut *g, 0, MigrateType::Movable, flags).ok_or(ENOMEM)?;
+        assert_eq!(pfn, BASE);
+        assert_eq!((p.count, p.stat.refill), (62, 1));
+        assert_eq!(g.nr_free_pages, 4096 - 63);
+        assert!(pcp::free_pcp(
+            &mut p,
+            &mut *g,
+            pfn,
+            0,
+            MigrateType::Movable,
+            false
+        ));
+        p.drain(&mut g);
+        assert_eq!((p.count, g.nr_free_pages), (0, 4096));
+        Ok(())
+    }
+
+    #[test]
+    fn pageblock_mirror_follows_the_core() -> Result {
+        let z = KBox::pin_init(
+            new_spinlock_irq!(Zone::new(9, ZoneType::Normal, KStore::new()?)),
+            GFP_KERNEL,
+        )?;
+        let index = KBox::pin_init(crate::frames::MirrorIndex::new(), GFP_KERNEL)?;
+        let mirror = index.publish(RangeMirror::new(BASE, 1024)?)?;
+        {
+            let mut g = z.lock();
+            g.frames.stage(BASE, KStore::alloc_meta(1024)?, mirror);
+            g.add_range(BASE, 1024)?;
+            // An unmovable allocation claims the whole order-10 block.
+            g.rmqueue(
+                0,
+                MigrateType::Unmovable,
+                AllocFlags::DEFAULT,
+                &mut crate::core::zone::RmqueueMode::Normal,
+            )
+            .ok_or(ENOMEM)?;
+        }
+        assert!(index.pageblock_mt(BASE) == MigrateType::Unmovable);
+        assert!(index.pageblock_mt(BASE + 512) == MigrateType::Unmovable);
+        assert!(index.pageblock_mt(BASE + 1024) == MigrateType::Movable);
+        index.unpublish(BASE);
+        assert!(index.pageblock_mt(BASE) == MigrateType::Movable);
+        Ok(())
+    }
+}
+
+#[kunit_tests(pnalloc_entry)]
+mod entry {
+    use kernel::prelude::*;
+
+    use crate::{
+        api::Pages,
+        core::{
+            gfp::Gfp,
+            page_alloc::AllocRequest,
+            zonelist::{AllocZonelist, NodeMask},
+            NUMA_NO_NODE,
+        },
+        mm_sys::{self, EntryPoint},
+        node,
+    };
+
+    /// The private nodes the module carved at load, lowest first.
+    fn private_nodes() -> (i32, i32) {
+        let mut found = (-1, -1);
+        for nid in 0..mm_sys::nr_node_ids() {
+            if mm_sys::node_info(nid).is_ok_and(|n| n.is_private != 0) {
+                if found.0 < 0 {
+                    found.0 = nid;
+                } else if found.1 < 0 {
+                    found.1 = nid;
+                }
+            }
+        }
+        found
+    }
+
+    fn outstanding() -> u64 {
+        node::instance().map_or(u64::MAX, |i| {
+            i.outstanding.load(::core::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
+    #[test]
+    fn two_private_nodes_were_carved() {
+        let (a, b) = private_nodes();
+        assert!(a >= 0 && b > a);
+        assert_eq!(outstanding(), 0);
+    }
+
+    #[test]
+    fn rust_handle_zeroes_and_frees_on_drop() -> Result {
+        let (a, _) = private_nodes();
+        {
+            let p = Pages::alloc_node(a, Gfp(Gfp::KERNEL.0 | Gfp::ZERO), 2)?;
+            assert_eq!((p.nid(), p.order()), (a, 2));
+            // Refcount 1 on the head, no longer PageOffline.
+            assert_eq!(mm_sys::page_state(p.pfn()), (false, 1, a));
+            // SAFETY: the handle holds the pages.
+            assert!(unsafe { mm_sys::pattern(p.pfn(), 4, 0, true) });
+            assert_eq!(outstanding(), 4);
+        }
+        assert_eq!(outstanding(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn thisnode_nodemask_and_zonelists() -> Result {
+        let (a, b) = private_nodes();
+        let this = Pages::alloc_node(a, Gfp(Gfp::KERNEL.0 | Gfp::THISNODE), 0)?;
+        assert_eq!(this.nid(), a);
+        let mut mask = NodeMask(0);
+        mask.set(b);
+        let other = Pages::alloc(&AllocRequest {
+            nodemask: Some(mask),
+            ..AllocRequest::new(Gfp::KERNEL, 1, a)
+        })?;
+        assert_eq!(other.nid(), b);
+        let folio = Pages::folio_zonelist(b, Gfp::KERNEL, 2, AllocZonelist::Private)?;
+        assert_eq!(folio.nid(), b);
+        assert!(folio.is_folio());
+        let (pfn, order) = folio.into_raw();
+        // SAFETY: the pair came from `into_raw` and its reference is ours.
+        let back = unsafe { Pages::from_raw(pfn, order, true) };
+        assert_eq!((back.nid(), back.order()), (b, 2));
+        Ok(())
+    }
+
+    #[test]
+    fn numa_no_node_and_bad_requests() -> Result {
+        let (a, b) = private_nodes();
+        let p = Pages::alloc_node(NUMA_NO_NODE, Gfp::KERNEL, 0)?;
+        assert!(p.nid() == a || p.nid() == b);
+        assert!(Pages::alloc_node(a, Gfp::KERNEL, 11).err() == Some(EINVAL));
+        assert!(Pages::alloc_node(a, Gfp(Gfp::KERNEL.0 | Gfp::NOFAIL), 0).err() == Some(EINVAL));
+        assert!(Pages::alloc_node(a, Gfp(Gfp::DMA32), 0).err() == Some(EINVAL));
+        // Node 0 holds the kernel's memory: not a private node.
+        assert!(Pages::alloc_node(0, Gfp::KERNEL, 0).err() == Some(ENOENT));
+        drop(p);
+        assert_eq!(outstanding(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn c_entry_points_bulk_and_exact() -> Result {
+        let (a, _) = private_nodes();
+        let mut got: KVec<(u64, u32, mm_sys::FreeHow)> = KVec::new();
+        mm_sys::call_entry(
+            EntryPoint::Bulk,
+            Gfp::KERNEL.0,
+            5,
+            a,
+            None,
+            |pfn, order, how| {
+                got.push((pfn, order, how), GFP_KERNEL)?;
+                Ok(())
+            },
+        )?;
+        assert_eq!(got.len(), 5);
+        assert_eq!(outstanding(), 5);
+        // 3 pages exact: order 2 split, the fourth page goes back at once.
+        mm_sys::call_entry(
+            EntryPoint::Exact,
+            Gfp::KERNEL.0,
+            3 * 4096,
+            a,
+            None,
+            |pfn, order, how| {
+                got.push((pfn, order, how), GFP_KERNEL)?;
+                Ok(())
+            },
+        )?;
+        assert_eq!(outstanding(), 8);
+        for &(pfn, order, how) in got.iter() {
+            // SAFETY: each block's reference is ours and `how` pairs with it.
+            unsafe { mm_sys::free_as(pfn, order, how) };
+        }
+        assert_eq!(outstanding(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn pcp_refill_then_drain() -> Result {
+        let (a, _) = private_nodes();
+        let inst = node::instance().ok_or(ENODEV)?;
+        let nz = inst.node_zone(a)?;
+        nz.drain_all_pages();
+        let free0 = nz.zone.lock().nr_free_pages;
+        let p = Pages::alloc_node(a, Gfp::KERNEL, 0)?;
+        // One batch of 63 left the buddy; 62 wait on this CPU's list.
+        assert_eq!(nz.pcp_count(), 62);
+        assert_eq!(nz.zone.lock().nr_free_pages, free0 - 63);
+        drop(p);
+        assert_eq!(nz.pcp_count(), 63);
+        nz.drain_all_pages();
+        assert_eq!((nz.pcp_count(), nz.zone.lock().nr_free_pages), (0, free0));
+        Ok(())
+    }
+}
