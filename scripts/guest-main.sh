@@ -28,8 +28,22 @@ done
 echo
 echo "== insmod $KO"
 insmod "$KO"
-dmesg | grep pnalloc | tail -n 3
+dmesg | grep "pnalloc:" | tail -n 4
+echo
+echo "== kernel view after load: has_memory=$(cat $PN_SYS_NODE/has_memory)"
+grep "(pnalloc)" /proc/iomem
+echo
+echo "== allocate through the entry points (debugfs test interface)"
+for c in "ep node 1 3" "ep folio_node 2 2" "ep bulk 2 8" "ep zeroed -1 0"; do
+	echo "$c" >$PN_DEBUGFS/test && echo "  $c: ok"
+done
+cat $PN_DEBUGFS/test
+echo
+cat $PN_DEBUGFS/buddyinfo
+echo "free 11" >$PN_DEBUGFS/test
+echo drain >$PN_DEBUGFS/control
 for f in "$PN_DEBUGFS"/*; do
+	[ -r "$f" ] && [ "${f##*/}" != control ] || continue
 	echo
 	echo "== $f"
 	cat "$f"
