@@ -19,6 +19,7 @@ for f in runner.sh prefix.pl ktap_helpers.sh module.sh ksft.py; do
 	install -m 744 "$KSRC/tools/testing/selftests/kselftest/$f" "$ST/kselftest/"
 done
 install -m 744 "$KSRC/tools/testing/selftests/run_kselftest.sh" "$ST/"
+mkdir -p "$ST/pnalloc"
 make -s -C "$REPO_DIR/selftests" KSRC="$KSRC" OUTPUT="$ST/pnalloc" install INSTALL_PATH="$ST/pnalloc" >&2 ||
 	die "selftests install failed"
 make -s --no-print-directory -C "$REPO_DIR/selftests" KSRC="$KSRC" COLLECTION=pnalloc emit_tests >"$ST/kselftest-list.txt" ||

@@ -11,7 +11,9 @@ use kernel::prelude::*;
 
 use crate::{
     core::{gfp::Gfp, page_alloc::AllocRequest, zonelist::AllocZonelist, Pfn, MAX_PAGE_ORDER},
-    mm_sys, node,
+    mm_sys,
+    mm_sys::TagSite,
+    node,
 };
 
 /// An allocated block of `1 << order` pages on a private node.
@@ -29,25 +31,35 @@ pub(crate) struct Pages {
 
 impl Pages {
     /// `alloc_pages_node(nid, gfp, order)`; `nid` may be `NUMA_NO_NODE`.
-    pub(crate) fn alloc_node(nid: i32, gfp: Gfp, order: u32) -> Result<Self> {
-        Self::alloc(&AllocRequest::new(gfp, order, nid))
+    /// `site` is the caller's `tag_site!()`: the allocinfo row charged.
+    pub(crate) fn alloc_node(
+        site: &'static TagSite,
+        nid: i32,
+        gfp: Gfp,
+        order: u32,
+    ) -> Result<Self> {
+        Self::alloc(site, &AllocRequest::new(gfp, order, nid))
     }
 
     /// `__folio_alloc_zonelist()`: a compound block from the chosen zonelist.
     pub(crate) fn folio_zonelist(
+        site: &'static TagSite,
         nid: i32,
         gfp: Gfp,
         order: u32,
         zl: AllocZonelist,
     ) -> Result<Self> {
-        Self::alloc(&AllocRequest {
-            zonelist: zl,
-            ..AllocRequest::new(Gfp(gfp.0 | Gfp::COMP), order, nid)
-        })
+        Self::alloc(
+            site,
+            &AllocRequest {
+                zonelist: zl,
+                ..AllocRequest::new(Gfp(gfp.0 | Gfp::COMP), order, nid)
+            },
+        )
     }
 
     /// The general form: any request the core accepts.
-    pub(crate) fn alloc(req: &AllocRequest) -> Result<Self> {
+    pub(crate) fn alloc(site: &'static TagSite, req: &AllocRequest) -> Result<Self> {
         if req.order > MAX_PAGE_ORDER {
             return Err(EINVAL);
         }
@@ -56,7 +68,7 @@ impl Pages {
             local_nid: mm_sys::numa_node_id(),
             ..*req
         };
-        let a = inst.alloc(&req)?;
+        let a = inst.alloc(&req, Some(site))?;
         // INVARIANT: we own the block `alloc` just prepared for us.
         Ok(Pages {
             pfn: a.pfn,

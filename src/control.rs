@@ -12,8 +12,9 @@
 //! - `drain`: every CPU's pcp lists back to the buddy (`drain_all_pages()`).
 //!
 //! `test` commands (reading `test` lists what is held):
-//! - `alloc <nid> <order> [<count> [<gfp>]]`: allocate and hold `count` blocks
-//!   (default 1, gfp default `GFP_KERNEL`) through the Rust API;
+//! - `alloc <nid> <order> [<count> [<gfp> [<alloc_flags>]]]`: allocate and
+//!   hold `count` blocks (default 1, gfp default `GFP_KERNEL`, alloc_flags
+//!   default 0, e.g. 0x1000 for `ALLOC_NO_CODETAG`) through the Rust API;
 //! - `ep <name> <nid> <arg> [<gfp> [<nodemask>]]`: one call of an exported
 //!   entry point of `pnalloc.h` (`pages`, `node`, `nodemask`, `folio`,
 //!   `folio_node`, `zonelist_default`, `zonelist_private`, `bulk`,
@@ -25,7 +26,11 @@
 //! - `put [<count>]`: the same through `folio_put()` (folios and order 0);
 //! - `fill <seed> [<count>]`, `verify <seed> [<count>]`: write or check a
 //!   pattern in the pages of the last `count` held blocks (default: all;
-//!   `verify 0` checks zeroes); a mismatch is `EIO`.
+//!   `verify 0` checks zeroes); a mismatch is `EIO`;
+//! - `nolock <task|hardirq|nmi|zonelocked> <nid> <order>`: one
+//!   `alloc_pages_nolock()` + `free_pages_nolock()` from that context
+//!   (`zonelocked`: in this task, with the node's zone lock held by this CPU);
+//!   `ENOMEM` when the allocation returned NULL.
 
 use kernel::{
     fmt,
@@ -37,7 +42,7 @@ use kernel::{
 use crate::{
     api::Pages,
     core::{gfp::Gfp, Pfn, MAX_PAGE_ORDER},
-    mm_sys::{self, EntryPoint, FreeHow},
+    mm_sys::{self, tag_site, EntryPoint, FreeHow},
     state::{Held, State},
 };
 
@@ -157,7 +162,7 @@ pub(crate) fn test_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Result
     let words = read_words(reader, &mut buf)?;
     let mut held = s.held.lock();
     match words.as_slice() {
-        ["alloc", nid, order, rest @ ..] if rest.len() <= 2 => {
+        ["alloc", nid, order, rest @ ..] if rest.len() <= 3 => {
             let nid = parse_nid(nid)?;
             let order = u32::try_from(parse_u64(order)?).map_err(|_| EINVAL)?;
             if order > MAX_PAGE_ORDER {
@@ -165,10 +170,18 @@ pub(crate) fn test_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Result
             }
             let count = parse_count(rest.first())?;
             let gfp = parse_gfp(rest.get(1))?;
+            let alloc_flags = match rest.get(2) {
+                Some(f) => u32::try_from(parse_u64(f)?).map_err(|_| EINVAL)?,
+                None => 0,
+            };
+            let req = crate::core::page_alloc::AllocRequest {
+                alloc_flags,
+                ..crate::core::page_alloc::AllocRequest::new(gfp, order, nid)
+            };
             held.reserve(count as usize, GFP_KERNEL)?;
             for _ in 0..count {
                 // Through the Rust API; the handle's reference moves to `held`.
-                let p = Pages::alloc_node(nid, gfp, order)?;
+                let p = Pages::alloc(tag_site!(), &req)?;
                 let (nid, how) = (
                     p.nid(),
                     if p.order() > 0 && p.is_folio() {
@@ -263,6 +276,40 @@ pub(crate) fn test_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Result
                 }
             }
             Ok(())
+        }
+        ["nolock", ctx, nid, order] => {
+            let nid = parse_nid(nid)?;
+            let order = u32::try_from(parse_u64(order)?).map_err(|_| EINVAL)?;
+            drop(held);
+            match *ctx {
+                "task" => mm_sys::nolock_test(0, nid, order),
+                "hardirq" => mm_sys::nolock_test(1, nid, order),
+                "nmi" => mm_sys::nolock_test(2, nid, order),
+                "zonelocked" => {
+                    // This CPU holds the zone lock: a nolock allocation that
+                    // needs it (THISNODE, so no other node can serve it)
+                    // must fail at once, not spin on itself.
+                    let nz = s.inst.node_zone(nid)?;
+                    nz.drain_all_pages();
+                    let gfp =
+                        Gfp(Gfp::NOWARN | Gfp::ZERO | Gfp::NOMEMALLOC | Gfp::COMP | Gfp::THISNODE);
+                    let req = crate::core::page_alloc::AllocRequest {
+                        alloc_flags: crate::core::alloc_flags::ALLOC_NOLOCK,
+                        ..crate::core::page_alloc::AllocRequest::new(gfp, order, nid)
+                    };
+                    let r = {
+                        let _zone = nz.zone.lock();
+                        s.inst.alloc(&req, Some(tag_site!()))
+                    };
+                    // Should it have succeeded, give the folio back.
+                    if let Ok(a) = &r {
+                        // SAFETY: we own the folio's one reference.
+                        unsafe { mm_sys::free_as(a.pfn, a.order, FreeHow::Folio) };
+                    }
+                    r.map(|_| ())
+                }
+                _ => Err(EINVAL),
+            }
         }
         _ => Err(EINVAL),
     }

@@ -9,6 +9,7 @@
 
 use ::core::sync::atomic::{
     AtomicPtr,
+    AtomicU32,
     AtomicU64,
     AtomicU8,
     Ordering, //
@@ -30,10 +31,15 @@ use crate::core::{
 /// the zone lock, as the kernel reads its pageblock bitmap in
 /// `get_pfnblock_migratetype()`. Written under the zone lock through
 /// [`FrameStore::pageblock_changed`].
+///
+/// It also holds, per page, the allocinfo tag id the page was charged to
+/// (4 bytes per page, 0.1%), read and written without locks because frees
+/// arrive from any context, NMI included.
 pub(crate) struct RangeMirror {
     start: Pfn,
     nr: u64,
     types: KVVec<AtomicU8>,
+    tags: KVVec<AtomicU32>,
 }
 
 impl RangeMirror {
@@ -43,7 +49,27 @@ impl RangeMirror {
         for _ in 0..blocks {
             types.push(AtomicU8::new(MigrateType::Movable as u8), GFP_KERNEL)?;
         }
-        Ok(KBox::new(RangeMirror { start, nr, types }, GFP_KERNEL)?)
+        let pages = usize::try_from(nr).map_err(|_| ERANGE)?;
+        let mut tags = KVVec::with_capacity(pages, GFP_KERNEL)?;
+        for _ in 0..pages {
+            tags.push(AtomicU32::new(0), GFP_KERNEL)?;
+        }
+        Ok(KBox::new(
+            RangeMirror {
+                start,
+                nr,
+                types,
+                tags,
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    fn tag(&self, pfn: Pfn) -> Option<&AtomicU32> {
+        if pfn < self.start {
+            return None;
+        }
+        self.tags.get(usize::try_from(pfn - self.start).ok()?)
     }
 
     fn slot(&self, pfn: Pfn) -> Option<&AtomicU8> {
@@ -108,6 +134,36 @@ impl MirrorIndex {
                 slot.store(::core::ptr::null_mut(), Ordering::Release);
             }
         }
+    }
+
+    fn mirror_of(&self, pfn: Pfn) -> Option<&RangeMirror> {
+        self.slots.iter().find_map(|slot| {
+            let p = slot.load(Ordering::Acquire);
+            // SAFETY: by the invariant a non-null `p` points to a live mirror.
+            let m = unsafe { p.as_ref() }?;
+            (pfn >= m.start && pfn - m.start < m.nr).then_some(m)
+        })
+    }
+
+    /// Records that `pfn` was charged to allocinfo tag `id`.
+    pub(crate) fn set_tag(&self, pfn: Pfn, id: u32) {
+        if let Some(t) = self.mirror_of(pfn).and_then(|m| m.tag(pfn)) {
+            t.store(id, Ordering::Relaxed);
+        }
+    }
+
+    /// The tag `pfn` was charged to, cleared (0: none).
+    pub(crate) fn take_tag(&self, pfn: Pfn) -> u32 {
+        self.mirror_of(pfn)
+            .and_then(|m| m.tag(pfn))
+            .map_or(0, |t| t.swap(0, Ordering::Relaxed))
+    }
+
+    /// The tag `pfn` was charged to (0: none).
+    pub(crate) fn tag(&self, pfn: Pfn) -> u32 {
+        self.mirror_of(pfn)
+            .and_then(|m| m.tag(pfn))
+            .map_or(0, |t| t.load(Ordering::Relaxed))
     }
 
     /// The pageblock type of `pfn`, read without the zone lock.

@@ -15,10 +15,9 @@ use kernel::prelude::*;
 
 #[kunit_tests(pnalloc_core_kernel)]
 mod core_kernel {
-    use kernel::{
-        new_spinlock_irq,
-        prelude::*, //
-    };
+    use kernel::prelude::*;
+
+    use crate::lock::new_irqlock;
 
     use crate::{
         core::{
@@ -33,9 +32,9 @@ mod core_kernel {
     /// Far above any real memory: the core never dereferences a pfn.
     const BASE: u64 = 1 << 40;
 
-    fn zone(nr: u64) -> Result<Pin<KBox<kernel::sync::SpinLockIrq<Zone<KStore>>>>> {
+    fn zone(nr: u64) -> Result<Pin<KBox<crate::lock::IrqLock<Zone<KStore>>>>> {
         let z = KBox::pin_init(
-            new_spinlock_irq!(Zone::new(9, ZoneType::Normal, KStore::new()?)),
+            new_irqlock!(Zone::new(9, ZoneType::Normal, KStore::new()?)),
             GFP_KERNEL,
         )?;
         {
@@ -110,7 +109,7 @@ mod core_kernel {
     #[test]
     fn pageblock_mirror_follows_the_core() -> Result {
         let z = KBox::pin_init(
-            new_spinlock_irq!(Zone::new(9, ZoneType::Normal, KStore::new()?)),
+            new_irqlock!(Zone::new(9, ZoneType::Normal, KStore::new()?)),
             GFP_KERNEL,
         )?;
         let index = KBox::pin_init(crate::frames::MirrorIndex::new(), GFP_KERNEL)?;
@@ -149,7 +148,7 @@ mod entry {
             zonelist::{AllocZonelist, NodeMask},
             NUMA_NO_NODE,
         },
-        mm_sys::{self, EntryPoint},
+        mm_sys::{self, tag_site, EntryPoint},
         node,
     };
 
@@ -185,7 +184,7 @@ mod entry {
     fn rust_handle_zeroes_and_frees_on_drop() -> Result {
         let (a, _) = private_nodes();
         {
-            let p = Pages::alloc_node(a, Gfp(Gfp::KERNEL.0 | Gfp::ZERO), 2)?;
+            let p = Pages::alloc_node(tag_site!(), a, Gfp(Gfp::KERNEL.0 | Gfp::ZERO), 2)?;
             assert_eq!((p.nid(), p.order()), (a, 2));
             // Refcount 1 on the head, no longer PageOffline.
             assert_eq!(mm_sys::page_state(p.pfn()), (false, 1, a));
@@ -200,16 +199,19 @@ mod entry {
     #[test]
     fn thisnode_nodemask_and_zonelists() -> Result {
         let (a, b) = private_nodes();
-        let this = Pages::alloc_node(a, Gfp(Gfp::KERNEL.0 | Gfp::THISNODE), 0)?;
+        let this = Pages::alloc_node(tag_site!(), a, Gfp(Gfp::KERNEL.0 | Gfp::THISNODE), 0)?;
         assert_eq!(this.nid(), a);
         let mut mask = NodeMask(0);
         mask.set(b);
-        let other = Pages::alloc(&AllocRequest {
-            nodemask: Some(mask),
-            ..AllocRequest::new(Gfp::KERNEL, 1, a)
-        })?;
+        let other = Pages::alloc(
+            tag_site!(),
+            &AllocRequest {
+                nodemask: Some(mask),
+                ..AllocRequest::new(Gfp::KERNEL, 1, a)
+            },
+        )?;
         assert_eq!(other.nid(), b);
-        let folio = Pages::folio_zonelist(b, Gfp::KERNEL, 2, AllocZonelist::Private)?;
+        let folio = Pages::folio_zonelist(tag_site!(), b, Gfp::KERNEL, 2, AllocZonelist::Private)?;
         assert_eq!(folio.nid(), b);
         assert!(folio.is_folio());
         let (pfn, order) = folio.into_raw();
@@ -222,13 +224,16 @@ mod entry {
     #[test]
     fn numa_no_node_and_bad_requests() -> Result {
         let (a, b) = private_nodes();
-        let p = Pages::alloc_node(NUMA_NO_NODE, Gfp::KERNEL, 0)?;
+        let p = Pages::alloc_node(tag_site!(), NUMA_NO_NODE, Gfp::KERNEL, 0)?;
         assert!(p.nid() == a || p.nid() == b);
-        assert!(Pages::alloc_node(a, Gfp::KERNEL, 11).err() == Some(EINVAL));
-        assert!(Pages::alloc_node(a, Gfp(Gfp::KERNEL.0 | Gfp::NOFAIL), 0).err() == Some(EINVAL));
-        assert!(Pages::alloc_node(a, Gfp(Gfp::DMA32), 0).err() == Some(EINVAL));
+        assert!(Pages::alloc_node(tag_site!(), a, Gfp::KERNEL, 11).err() == Some(EINVAL));
+        assert!(
+            Pages::alloc_node(tag_site!(), a, Gfp(Gfp::KERNEL.0 | Gfp::NOFAIL), 0).err()
+                == Some(EINVAL)
+        );
+        assert!(Pages::alloc_node(tag_site!(), a, Gfp(Gfp::DMA32), 0).err() == Some(EINVAL));
         // Node 0 holds the kernel's memory: not a private node.
-        assert!(Pages::alloc_node(0, Gfp::KERNEL, 0).err() == Some(ENOENT));
+        assert!(Pages::alloc_node(tag_site!(), 0, Gfp::KERNEL, 0).err() == Some(ENOENT));
         drop(p);
         assert_eq!(outstanding(), 0);
         Ok(())
@@ -279,7 +284,7 @@ mod entry {
         let nz = inst.node_zone(a)?;
         nz.drain_all_pages();
         let free0 = nz.zone.lock().nr_free_pages;
-        let p = Pages::alloc_node(a, Gfp::KERNEL, 0)?;
+        let p = Pages::alloc_node(tag_site!(), a, Gfp::KERNEL, 0)?;
         // One batch of 63 left the buddy; 62 wait on this CPU's list.
         assert_eq!(nz.pcp_count(), 62);
         assert_eq!(nz.zone.lock().nr_free_pages, free0 - 63);

@@ -6,6 +6,7 @@
  */
 #include <linux/errno.h>
 #include <linux/highmem.h>
+#include <linux/irq_work.h>
 #include <linux/llist.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
@@ -16,6 +17,9 @@
 #include <linux/percpu.h>
 #include <linux/nodemask.h>
 #include <linux/topology.h>
+
+#include <asm/apic.h>
+#include <asm/nmi.h>
 
 #include "mm_shim.h"
 #include "pnalloc.h"
@@ -62,7 +66,7 @@ int pnalloc_numa_node_id(void)
 
 struct block_walk {
 	void *arg;
-	pnalloc_block_fn fn;
+	pnalloc_block_fn walk;
 };
 
 static int block_cb(struct memory_block *mem, void *arg)
@@ -70,13 +74,14 @@ static int block_cb(struct memory_block *mem, void *arg)
 	struct block_walk *w = arg;
 	unsigned long pfn = section_nr_to_pfn(mem->start_section_nr);
 
-	return w->fn(w->arg, pfn, memory_block_size_bytes() >> PAGE_SHIFT,
-		     mem->nid, mem->state == MEM_ONLINE);
+	return w->walk(w->arg, pfn, memory_block_size_bytes() >> PAGE_SHIFT,
+		       mem->nid, mem->state == MEM_ONLINE);
 }
 
-int pnalloc_for_each_block(void *arg, pnalloc_block_fn fn)
+int pnalloc_for_each_block(void *arg,
+			   int (*walk)(void *, u64, u64, int, bool))
 {
-	struct block_walk w = { .arg = arg, .fn = fn };
+	struct block_walk w = { .arg = arg, .walk = walk };
 
 	return for_each_memory_block(&w, block_cb);
 }
@@ -204,14 +209,33 @@ int pnalloc_add_memory_back(int nid, u64 start_pfn, u64 nr_pages)
  */
 static LLIST_HEAD(deferred_frees);
 
+static void deferred_work_fn(struct irq_work *work)
+{
+	pnalloc_drain_deferred();
+}
+
+/*
+ * Drains soon after a nolock free; irq_work_queue() is NMI-safe. Not a
+ * HARD irq_work: it takes spinlock_t locks, which PREEMPT_RT makes sleeping
+ * (lockdep's wait-context check says so too).
+ */
+static struct irq_work deferred_work = IRQ_WORK_INIT(deferred_work_fn);
+
 static void pnalloc_node_free(struct page *page, unsigned int order, bool nolock)
 {
 	if (nolock) {
 		page->private = order;
 		llist_add(&page->pcp_llist, &deferred_frees);
+		irq_work_queue(&deferred_work);
 		return;
 	}
 	pnalloc_rust_free(page_to_pfn(page), order);
+}
+
+void pnalloc_deferred_sync(void)
+{
+	irq_work_sync(&deferred_work);
+	pnalloc_drain_deferred();
 }
 
 void pnalloc_drain_deferred(void)
@@ -360,78 +384,78 @@ static u64 nodemask_bits(const nodemask_t *mask, bool *has)
 	return mask ? mask->bits[0] : 0;
 }
 
-static struct page *alloc_one(gfp_t gfp, unsigned int order, int nid,
-			      nodemask_t *nodemask, unsigned int alloc_flags,
-			      int zlsel)
+static struct page *alloc_one(struct pnalloc_tag_site *site, gfp_t gfp,
+			      unsigned int order, int nid, nodemask_t *nodemask,
+			      unsigned int alloc_flags, int zlsel)
 {
 	bool has_mask;
 	u64 bits = nodemask_bits(nodemask, &has_mask);
-	u64 pfn = pnalloc_rust_alloc((__force u32)gfp, order, nid, bits,
+	u64 pfn = pnalloc_rust_alloc(site, (__force u32)gfp, order, nid, bits,
 				     has_mask, alloc_flags, zlsel);
 
 	return pfn == PNALLOC_NO_PFN ? NULL : pfn_to_page(pfn);
 }
 
-struct page *__pnalloc_alloc_pages(gfp_t gfp, unsigned int order,
+struct page *__pnalloc_alloc_pages_site(struct pnalloc_tag_site *site, gfp_t gfp, unsigned int order,
 				   int preferred_nid, nodemask_t *nodemask,
 				   unsigned int alloc_flags)
 {
-	return alloc_one(gfp, order, preferred_nid, nodemask, alloc_flags,
+	return alloc_one(site, gfp, order, preferred_nid, nodemask, alloc_flags,
 			 PNALLOC_ZONELIST_DEFAULT);
 }
-EXPORT_SYMBOL_GPL(__pnalloc_alloc_pages);
+EXPORT_SYMBOL_GPL(__pnalloc_alloc_pages_site);
 
-struct page *pnalloc_alloc_pages(gfp_t gfp, unsigned int order)
+struct page *pnalloc_alloc_pages_site(struct pnalloc_tag_site *site, gfp_t gfp, unsigned int order)
 {
-	return alloc_one(gfp, order, NUMA_NO_NODE, NULL, 0,
+	return alloc_one(site, gfp, order, NUMA_NO_NODE, NULL, 0,
 			 PNALLOC_ZONELIST_DEFAULT);
 }
-EXPORT_SYMBOL_GPL(pnalloc_alloc_pages);
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_site);
 
-struct page *pnalloc_alloc_pages_node(int nid, gfp_t gfp, unsigned int order)
+struct page *pnalloc_alloc_pages_node_site(struct pnalloc_tag_site *site, int nid, gfp_t gfp, unsigned int order)
 {
-	return alloc_one(gfp, order, nid, NULL, 0, PNALLOC_ZONELIST_DEFAULT);
+	return alloc_one(site, gfp, order, nid, NULL, 0, PNALLOC_ZONELIST_DEFAULT);
 }
-EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_node);
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_node_site);
 
-struct folio *__pnalloc_folio_alloc_zonelist(gfp_t gfp, unsigned int order,
+struct folio *__pnalloc_folio_alloc_zonelist_site(struct pnalloc_tag_site *site, gfp_t gfp, unsigned int order,
 					     int preferred_nid,
 					     nodemask_t *nodemask,
 					     enum pnalloc_zonelist zlsel)
 {
-	struct page *page = alloc_one(gfp | __GFP_COMP, order, preferred_nid,
+	struct page *page = alloc_one(site, gfp | __GFP_COMP, order, preferred_nid,
 				      nodemask, 0, zlsel);
 
 	return page ? page_folio(page) : NULL;
 }
-EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc_zonelist);
+EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc_zonelist_site);
 
-struct folio *__pnalloc_folio_alloc(gfp_t gfp, unsigned int order,
+struct folio *__pnalloc_folio_alloc_site(struct pnalloc_tag_site *site, gfp_t gfp, unsigned int order,
 				    int preferred_nid, nodemask_t *nodemask)
 {
-	return __pnalloc_folio_alloc_zonelist(gfp, order, preferred_nid,
-					      nodemask, PNALLOC_ZONELIST_DEFAULT);
+	return __pnalloc_folio_alloc_zonelist_site(site, gfp, order, preferred_nid,
+						   nodemask, PNALLOC_ZONELIST_DEFAULT);
 }
-EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc);
+EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc_site);
 
-struct folio *__pnalloc_folio_alloc_node(gfp_t gfp, unsigned int order, int nid)
+struct folio *__pnalloc_folio_alloc_node_site(struct pnalloc_tag_site *site, gfp_t gfp, unsigned int order, int nid)
 {
-	return __pnalloc_folio_alloc(gfp, order, nid, NULL);
+	return __pnalloc_folio_alloc_site(site, gfp, order, nid, NULL);
 }
-EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc_node);
+EXPORT_SYMBOL_GPL(__pnalloc_folio_alloc_node_site);
 
-struct folio *pnalloc_folio_alloc(gfp_t gfp, unsigned int order)
+struct folio *pnalloc_folio_alloc_site(struct pnalloc_tag_site *site, gfp_t gfp, unsigned int order)
 {
-	return __pnalloc_folio_alloc(gfp, order, NUMA_NO_NODE, NULL);
+	return __pnalloc_folio_alloc_site(site, gfp, order, NUMA_NO_NODE, NULL);
 }
-EXPORT_SYMBOL_GPL(pnalloc_folio_alloc);
+EXPORT_SYMBOL_GPL(pnalloc_folio_alloc_site);
 
 /*
  * alloc_pages_bulk(): fills the NULL slots of @page_array with order-0
  * pages and returns how many entries are populated, including those that
  * already were.
  */
-unsigned long pnalloc_alloc_pages_bulk(gfp_t gfp, int preferred_nid,
+unsigned long pnalloc_alloc_pages_bulk_site(struct pnalloc_tag_site *site, gfp_t gfp, int preferred_nid,
 				       nodemask_t *nodemask,
 				       unsigned long nr_pages,
 				       struct page **page_array)
@@ -440,7 +464,7 @@ unsigned long pnalloc_alloc_pages_bulk(gfp_t gfp, int preferred_nid,
 
 	for (i = 0; i < nr_pages; i++) {
 		if (!page_array[i]) {
-			page_array[i] = alloc_one(gfp, 0, preferred_nid,
+			page_array[i] = alloc_one(site, gfp, 0, preferred_nid,
 						  nodemask, 0,
 						  PNALLOC_ZONELIST_DEFAULT);
 			if (!page_array[i])
@@ -454,24 +478,26 @@ unsigned long pnalloc_alloc_pages_bulk(gfp_t gfp, int preferred_nid,
 			populated++;
 	return populated;
 }
-EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_bulk);
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_bulk_site);
 
-unsigned long __pnalloc_get_free_pages(gfp_t gfp, unsigned int order)
+unsigned long __pnalloc_get_free_pages_site(struct pnalloc_tag_site *site, gfp_t gfp, unsigned int order)
 {
-	struct page *page = pnalloc_alloc_pages(gfp & ~__GFP_HIGHMEM, order);
+	struct page *page = pnalloc_alloc_pages_site(site, gfp & ~__GFP_HIGHMEM,
+						     order);
 
 	return page ? (unsigned long)page_address(page) : 0;
 }
-EXPORT_SYMBOL_GPL(__pnalloc_get_free_pages);
+EXPORT_SYMBOL_GPL(__pnalloc_get_free_pages_site);
 
-unsigned long pnalloc_get_zeroed_page(gfp_t gfp)
+unsigned long pnalloc_get_zeroed_page_site(struct pnalloc_tag_site *site, gfp_t gfp)
 {
-	return __pnalloc_get_free_pages(gfp | __GFP_ZERO, 0);
+	return __pnalloc_get_free_pages_site(site, gfp | __GFP_ZERO, 0);
 }
-EXPORT_SYMBOL_GPL(pnalloc_get_zeroed_page);
+EXPORT_SYMBOL_GPL(pnalloc_get_zeroed_page_site);
 
 /* make_alloc_exact(): split, then give the pages beyond @size back. */
-static void *alloc_exact(int nid, size_t size, gfp_t gfp)
+static void *alloc_exact(struct pnalloc_tag_site *site, int nid, size_t size,
+			 gfp_t gfp)
 {
 	unsigned int order = get_order(size);
 	struct page *page;
@@ -479,11 +505,13 @@ static void *alloc_exact(int nid, size_t size, gfp_t gfp)
 
 	if (WARN_ON_ONCE(gfp & (__GFP_COMP | __GFP_HIGHMEM)))
 		gfp &= ~(__GFP_COMP | __GFP_HIGHMEM);
-	page = alloc_one(gfp, order, nid, NULL, 0, PNALLOC_ZONELIST_DEFAULT);
+	page = alloc_one(site, gfp, order, nid, NULL, 0, PNALLOC_ZONELIST_DEFAULT);
 	if (!page)
 		return NULL;
 	addr = (unsigned long)page_address(page);
 	split_page(page, order);
+	/* Every page now carries the tag: they come back one by one. */
+	pnalloc_rust_tag_split(page_to_pfn(page), order);
 	used = addr + PAGE_ALIGN(size);
 	end = addr + (PAGE_SIZE << order);
 	for (; used < end; used += PAGE_SIZE)
@@ -491,17 +519,17 @@ static void *alloc_exact(int nid, size_t size, gfp_t gfp)
 	return (void *)addr;
 }
 
-void *pnalloc_alloc_pages_exact(size_t size, gfp_t gfp)
+void *pnalloc_alloc_pages_exact_site(struct pnalloc_tag_site *site, size_t size, gfp_t gfp)
 {
-	return alloc_exact(NUMA_NO_NODE, size, gfp);
+	return alloc_exact(site, NUMA_NO_NODE, size, gfp);
 }
-EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_exact);
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_exact_site);
 
-void *pnalloc_alloc_pages_exact_nid(int nid, size_t size, gfp_t gfp)
+void *pnalloc_alloc_pages_exact_nid_site(struct pnalloc_tag_site *site, int nid, size_t size, gfp_t gfp)
 {
-	return alloc_exact(nid, size, gfp);
+	return alloc_exact(site, nid, size, gfp);
 }
-EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_exact_nid);
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_exact_nid_site);
 
 void pnalloc_free_pages_exact(void *virt, size_t size)
 {
@@ -548,4 +576,128 @@ bool pnalloc_pattern(u64 pfn, unsigned long nr, u64 seed, bool check)
 u64 pnalloc_page_to_pfn(struct page *page)
 {
 	return page_to_pfn(page);
+}
+
+/* The lock backend of src/lock.rs: irqsave, with trylock for nolock callers. */
+unsigned long pnalloc_spin_lock_irqsave(spinlock_t *lock)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(lock, flags);
+	return flags;
+}
+
+bool pnalloc_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags)
+{
+	return spin_trylock_irqsave(lock, *flags);
+}
+
+void pnalloc_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags)
+{
+	spin_unlock_irqrestore(lock, flags);
+}
+
+/*
+ * alloc_pages_nolock() (7.3 contract): any context where RCU is watching,
+ * NMI included. The caller may pass only __GFP_ACCOUNT; __GFP_NOWARN,
+ * __GFP_ZERO, __GFP_NOMEMALLOC and __GFP_COMP are forced; order at most
+ * PAGE_ALLOC_COSTLY_ORDER (no THP in the VM kernel). Only trylocks are taken:
+ * contention returns NULL.
+ */
+struct page *pnalloc_alloc_pages_nolock_site(struct pnalloc_tag_site *site, gfp_t gfp, int nid, unsigned int order)
+{
+	if ((gfp & ~__GFP_ACCOUNT) || order > PAGE_ALLOC_COSTLY_ORDER)
+		return NULL;
+	gfp |= __GFP_NOWARN | __GFP_ZERO | __GFP_NOMEMALLOC | __GFP_COMP;
+	return alloc_one(site, gfp, order, nid, NULL, PNALLOC_ALLOC_NOLOCK,
+			 PNALLOC_ZONELIST_DEFAULT);
+}
+EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_nolock_site);
+
+/*
+ * The nolock test: allocate and free_pages_nolock() one block from a chosen
+ * context. Returns 0 if the allocation succeeded, -ENOMEM if it returned
+ * NULL (what contention must produce), -ETIMEDOUT if the context never ran.
+ */
+enum { NOLOCK_TASK, NOLOCK_HARDIRQ, NOLOCK_NMI };
+
+static struct {
+	int nid;
+	unsigned int order;
+	int result;
+	int context_ok;
+	atomic_t armed;
+	atomic_t done;
+} nolock_test;
+
+static void nolock_test_body(void)
+{
+	struct page *page;
+
+	nolock_test.context_ok = in_nmi() ? NOLOCK_NMI :
+				 in_hardirq() ? NOLOCK_HARDIRQ : NOLOCK_TASK;
+	page = pnalloc_alloc_pages_nolock(0, nolock_test.nid, nolock_test.order);
+	nolock_test.result = page ? 0 : -ENOMEM;
+	if (page)
+		free_pages_nolock(page, nolock_test.order);
+	atomic_set(&nolock_test.done, 1);
+}
+
+static void nolock_irq_work_fn(struct irq_work *work)
+{
+	nolock_test_body();
+}
+
+/* Runs in hardirq context on !PREEMPT_RT, where the test runs. */
+static struct irq_work nolock_irq_work = IRQ_WORK_INIT(nolock_irq_work_fn);
+
+static int nolock_nmi_handler(unsigned int cmd, struct pt_regs *regs)
+{
+	if (!atomic_cmpxchg(&nolock_test.armed, 1, 0))
+		return NMI_DONE;
+	nolock_test_body();
+	return NMI_HANDLED;
+}
+
+int pnalloc_nolock_test(int ctx, int nid, unsigned int order)
+{
+	int i, ret;
+
+	nolock_test.nid = nid;
+	nolock_test.order = order;
+	nolock_test.result = -ETIMEDOUT;
+	nolock_test.context_ok = -1;
+	atomic_set(&nolock_test.done, 0);
+
+	switch (ctx) {
+	case NOLOCK_TASK:
+		nolock_test_body();
+		break;
+	case NOLOCK_HARDIRQ:
+		irq_work_queue(&nolock_irq_work);
+		irq_work_sync(&nolock_irq_work);
+		break;
+	case NOLOCK_NMI:
+		ret = register_nmi_handler(NMI_LOCAL, nolock_nmi_handler, 0,
+					   "pnalloc_nolock");
+		if (ret)
+			return ret;
+		preempt_disable();
+		atomic_set(&nolock_test.armed, 1);
+		apic->send_IPI_self(NMI_VECTOR);
+		for (i = 0; i < 1000000 && !atomic_read(&nolock_test.done); i++)
+			cpu_relax();
+		atomic_set(&nolock_test.armed, 0);
+		preempt_enable();
+		unregister_nmi_handler(NMI_LOCAL, "pnalloc_nolock");
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (!atomic_read(&nolock_test.done))
+		return -ETIMEDOUT;
+	/* The body must have run in the context asked for. */
+	if (nolock_test.context_ok != ctx)
+		return -EPROTO;
+	return nolock_test.result;
 }

@@ -8,6 +8,7 @@
 #ifndef PNALLOC_MM_SHIM_H
 #define PNALLOC_MM_SHIM_H
 
+#include <linux/spinlock_types.h>
 #include <linux/types.h>
 
 /* A snapshot of one NUMA node's state, as /sys/devices/system/node shows it. */
@@ -31,7 +32,7 @@ int pnalloc_numa_node_id(void);
 /* Memory blocks: calls @fn(arg, start_pfn, nr_pages, nid, online) for each. */
 typedef int (*pnalloc_block_fn)(void *arg, u64 start_pfn, u64 nr_pages,
 				int nid, bool online);
-int pnalloc_for_each_block(void *arg, pnalloc_block_fn fn);
+int pnalloc_for_each_block(void *arg, pnalloc_block_fn walk);
 u64 pnalloc_block_pages(void);
 
 /* Carving: see src/carve.rs for the sequence. */
@@ -53,6 +54,8 @@ bool pnalloc_page_is_offline(u64 pfn);
 int pnalloc_page_count(u64 pfn);
 int pnalloc_page_nid(u64 pfn);
 void pnalloc_drain_deferred(void);
+void pnalloc_deferred_sync(void);
+int pnalloc_nolock_test(int ctx, int nid, unsigned int order);
 void pnalloc_module_get(void);
 void pnalloc_module_put(void);
 
@@ -72,9 +75,23 @@ void pnalloc_free_pages_addr(unsigned long addr, unsigned int order);
 bool pnalloc_pattern(u64 pfn, unsigned long nr, u64 seed, bool check);
 u64 pnalloc_page_to_pfn(struct page *page);
 
+/* src/lock.rs */
+unsigned long pnalloc_spin_lock_irqsave(spinlock_t *lock);
+bool pnalloc_spin_trylock_irqsave(spinlock_t *lock, unsigned long *flags);
+void pnalloc_spin_unlock_irqrestore(spinlock_t *lock, unsigned long flags);
+
+/* src/alloc_tag.c */
+struct pnalloc_tag_site;
+u32 pnalloc_tag_id(struct pnalloc_tag_site *site);
+void pnalloc_tag_event(u32 id, int event, u64 bytes);
+int pnalloc_alloc_tag_init(void);
+void pnalloc_alloc_tag_exit(void);
+
 /* Implemented in Rust (src/mm_sys.rs). */
 void pnalloc_rust_free(u64 pfn, unsigned int order);
-u64 pnalloc_rust_alloc(u32 gfp, unsigned int order, int nid, u64 nodemask,
+u64 pnalloc_rust_alloc(struct pnalloc_tag_site *site, u32 gfp,
+		       unsigned int order, int nid, u64 nodemask,
 		       bool has_nodemask, unsigned int alloc_flags, int zlsel);
+void pnalloc_rust_tag_split(u64 pfn, unsigned int order);
 
 #endif /* PNALLOC_MM_SHIM_H */

@@ -57,6 +57,8 @@ extern "C" {
     fn pnalloc_page_count(pfn: u64) -> c_int;
     fn pnalloc_page_nid(pfn: u64) -> c_int;
     fn pnalloc_drain_deferred();
+    fn pnalloc_deferred_sync();
+    fn pnalloc_nolock_test(ctx: c_int, nid: c_int, order: u32) -> c_int;
     fn pnalloc_module_get();
     fn pnalloc_module_put();
     fn pnalloc_percpu_alloc(size: usize, align: usize) -> *mut c_void;
@@ -74,34 +76,56 @@ extern "C" {
     fn pnalloc_free_pages_exact(virt: *mut c_void, size: usize);
     // The exported entry points (src/pnalloc.h), called by the test interface
     // exactly as another module would.
-    fn pnalloc_alloc_pages(gfp: u32, order: u32) -> *mut c_void;
-    fn pnalloc_alloc_pages_node(nid: c_int, gfp: u32, order: u32) -> *mut c_void;
-    fn __pnalloc_alloc_pages(
+    fn pnalloc_alloc_pages_site(site: *const TagSite, gfp: u32, order: u32) -> *mut c_void;
+    fn pnalloc_alloc_pages_node_site(
+        site: *const TagSite,
+        nid: c_int,
+        gfp: u32,
+        order: u32,
+    ) -> *mut c_void;
+    fn __pnalloc_alloc_pages_site(
+        site: *const TagSite,
         gfp: u32,
         order: u32,
         nid: c_int,
         mask: *mut u64,
         flags: u32,
     ) -> *mut c_void;
-    fn pnalloc_folio_alloc(gfp: u32, order: u32) -> *mut c_void;
-    fn __pnalloc_folio_alloc_node(gfp: u32, order: u32, nid: c_int) -> *mut c_void;
-    fn __pnalloc_folio_alloc_zonelist(
+    fn pnalloc_folio_alloc_site(site: *const TagSite, gfp: u32, order: u32) -> *mut c_void;
+    fn __pnalloc_folio_alloc_node_site(
+        site: *const TagSite,
+        gfp: u32,
+        order: u32,
+        nid: c_int,
+    ) -> *mut c_void;
+    fn __pnalloc_folio_alloc_zonelist_site(
+        site: *const TagSite,
         gfp: u32,
         order: u32,
         nid: c_int,
         mask: *mut u64,
         zl: c_int,
     ) -> *mut c_void;
-    fn pnalloc_alloc_pages_bulk(
+    fn pnalloc_alloc_pages_bulk_site(
+        site: *const TagSite,
         gfp: u32,
         nid: c_int,
         mask: *mut u64,
         nr: usize,
         pages: *mut *mut c_void,
     ) -> usize;
-    fn __pnalloc_get_free_pages(gfp: u32, order: u32) -> usize;
-    fn pnalloc_get_zeroed_page(gfp: u32) -> usize;
-    fn pnalloc_alloc_pages_exact_nid(nid: c_int, size: usize, gfp: u32) -> *mut c_void;
+    fn __pnalloc_get_free_pages_site(site: *const TagSite, gfp: u32, order: u32) -> usize;
+    fn pnalloc_get_zeroed_page_site(site: *const TagSite, gfp: u32) -> usize;
+    fn pnalloc_alloc_pages_exact_nid_site(
+        site: *const TagSite,
+        nid: c_int,
+        size: usize,
+        gfp: u32,
+    ) -> *mut c_void;
+    fn pnalloc_tag_id(site: *const TagSite) -> u32;
+    fn pnalloc_tag_event(id: u32, event: c_int, bytes: u64);
+    fn pnalloc_alloc_tag_init() -> c_int;
+    fn pnalloc_alloc_tag_exit();
 }
 
 /// Number of possible node ids (`nr_node_ids`): valid ids are `0..nr_node_ids()`.
@@ -266,6 +290,19 @@ pub(crate) fn page_state(pfn: Pfn) -> (bool, i32, i32) {
     }
 }
 
+/// Waits for the deferred-free irq_work and drains what is left (unload).
+pub(crate) fn deferred_sync() {
+    // SAFETY: process context, no pnalloc lock held.
+    unsafe { pnalloc_deferred_sync() }
+}
+
+/// Runs one `alloc_pages_nolock()` + `free_pages_nolock()` in context `ctx`
+/// (0 task, 1 hardirq, 2 NMI); `ENOMEM` if the allocation returned NULL.
+pub(crate) fn nolock_test(ctx: i32, nid: i32, order: u32) -> Result {
+    // SAFETY: process context; the callee validates its arguments.
+    to_result(unsafe { pnalloc_nolock_test(ctx, nid, order) })
+}
+
 /// Frees that arrived through `free_pages_nolock()` are applied now.
 pub(crate) fn drain_deferred() {
     // SAFETY: process or irq context, no pnalloc lock held by the caller.
@@ -355,6 +392,74 @@ impl<T> Drop for CpuLocal<T> {
         // SAFETY: `ptr` came from `pnalloc_percpu_alloc`.
         unsafe { pnalloc_percpu_free(self.ptr) };
     }
+}
+
+/// `struct pnalloc_tag_site`: one static per call site (see [`tag_site!`]).
+#[repr(C)]
+pub(crate) struct TagSite {
+    pub(crate) modname: *const u8,
+    pub(crate) function: *const u8,
+    pub(crate) filename: *const u8,
+    pub(crate) lineno: u32,
+    /// Set by the C side (`cmpxchg`) on first use.
+    pub(crate) id: ::core::sync::atomic::AtomicU32,
+}
+
+// SAFETY: the pointers are to `'static` NUL-terminated strings; `id` is atomic.
+unsafe impl Sync for TagSite {}
+
+/// A `&'static TagSite` for the line it is written on; the function column
+/// of allocinfo shows the Rust module path.
+macro_rules! tag_site {
+    () => {{
+        static SITE: $crate::mm_sys::TagSite = $crate::mm_sys::TagSite {
+            modname: "pnalloc\0".as_ptr(),
+            function: concat!(module_path!(), "\0").as_ptr(),
+            filename: concat!(file!(), "\0").as_ptr(),
+            lineno: line!(),
+            id: ::core::sync::atomic::AtomicU32::new(0),
+        };
+        &SITE
+    }};
+}
+pub(crate) use tag_site;
+
+/// Per-site events (`PNALLOC_TAG_*` in `pnalloc.h`).
+#[derive(Clone, Copy)]
+#[repr(i32)]
+pub(crate) enum TagEvent {
+    Alloc = 0,
+    Free = 1,
+    Fail = 2,
+    Fallback = 3,
+    Nolock = 4,
+    Notag = 5,
+    Split = 7,
+}
+
+/// The tag id of `site`, registering it on first use; 0 if the table is full.
+pub(crate) fn tag_id(site: &'static TagSite) -> u32 {
+    // SAFETY: `site` is a valid static; registration is lock-free.
+    unsafe { pnalloc_tag_id(site) }
+}
+
+/// Counts `event` on tag `id` (0: nothing); `bytes` for Alloc/Free, calls
+/// for Split.
+pub(crate) fn tag_event(id: u32, event: TagEvent, bytes: u64) {
+    // SAFETY: the callee ignores unknown ids; NMI-safe atomics only.
+    unsafe { pnalloc_tag_event(id, event as c_int, bytes) }
+}
+
+/// Creates `allocinfo` and `allocinfo_ext` in pnalloc's debugfs directory.
+pub(crate) fn alloc_tag_init() -> Result {
+    // SAFETY: called once, after the directory exists.
+    to_result(unsafe { pnalloc_alloc_tag_init() })
+}
+
+/// Undoes [`alloc_tag_init`].
+pub(crate) fn alloc_tag_exit() {
+    // SAFETY: called once, before the directory is removed.
+    unsafe { pnalloc_alloc_tag_exit() }
 }
 
 /// Takes `n` references on this module, one per page handed out: pages
@@ -465,7 +570,9 @@ pub(crate) fn call_entry(
         let mut pages = [null; 64];
         // SAFETY: our own exported entry point; `pages` has room for `nr`
         // entries, all NULL, and `maskp` is NULL or points to `bits`.
-        let n = unsafe { pnalloc_alloc_pages_bulk(gfp, nid, maskp, nr, pages.as_mut_ptr()) };
+        let n = unsafe {
+            pnalloc_alloc_pages_bulk_site(tag_site!(), gfp, nid, maskp, nr, pages.as_mut_ptr())
+        };
         for &p in pages.iter().take(n) {
             if let Some(pfn) = page_pfn(p) {
                 got(pfn, 0, FreeHow::Pages)?;
@@ -484,34 +591,54 @@ pub(crate) fn call_entry(
     // rest and return NULL/0 on failure.
     let (page, addr, how) = unsafe {
         match ep {
-            EntryPoint::Pages => (pnalloc_alloc_pages(gfp, order), 0, FreeHow::Pages),
-            EntryPoint::Node => (pnalloc_alloc_pages_node(nid, gfp, order), 0, FreeHow::Pages),
-            EntryPoint::Nodemask => (
-                __pnalloc_alloc_pages(gfp, order, nid, maskp, 0),
+            EntryPoint::Pages => (
+                pnalloc_alloc_pages_site(tag_site!(), gfp, order),
                 0,
                 FreeHow::Pages,
             ),
-            EntryPoint::Folio => (pnalloc_folio_alloc(gfp, order), 0, FreeHow::Folio),
+            EntryPoint::Node => (
+                pnalloc_alloc_pages_node_site(tag_site!(), nid, gfp, order),
+                0,
+                FreeHow::Pages,
+            ),
+            EntryPoint::Nodemask => (
+                __pnalloc_alloc_pages_site(tag_site!(), gfp, order, nid, maskp, 0),
+                0,
+                FreeHow::Pages,
+            ),
+            EntryPoint::Folio => (
+                pnalloc_folio_alloc_site(tag_site!(), gfp, order),
+                0,
+                FreeHow::Folio,
+            ),
             EntryPoint::FolioNode => (
-                __pnalloc_folio_alloc_node(gfp, order, nid),
+                __pnalloc_folio_alloc_node_site(tag_site!(), gfp, order, nid),
                 0,
                 FreeHow::Folio,
             ),
             EntryPoint::ZonelistDefault => (
-                __pnalloc_folio_alloc_zonelist(gfp, order, nid, maskp, 0),
+                __pnalloc_folio_alloc_zonelist_site(tag_site!(), gfp, order, nid, maskp, 0),
                 0,
                 FreeHow::Folio,
             ),
             EntryPoint::ZonelistPrivate => (
-                __pnalloc_folio_alloc_zonelist(gfp, order, nid, maskp, 1),
+                __pnalloc_folio_alloc_zonelist_site(tag_site!(), gfp, order, nid, maskp, 1),
                 0,
                 FreeHow::Folio,
             ),
-            EntryPoint::GetFreePages => (null, __pnalloc_get_free_pages(gfp, order), FreeHow::Addr),
-            EntryPoint::Zeroed => (null, pnalloc_get_zeroed_page(gfp), FreeHow::Addr),
+            EntryPoint::GetFreePages => (
+                null,
+                __pnalloc_get_free_pages_site(tag_site!(), gfp, order),
+                FreeHow::Addr,
+            ),
+            EntryPoint::Zeroed => (
+                null,
+                pnalloc_get_zeroed_page_site(tag_site!(), gfp),
+                FreeHow::Addr,
+            ),
             EntryPoint::Exact => {
                 let size = arg as usize;
-                let v = pnalloc_alloc_pages_exact_nid(nid, size, gfp);
+                let v = pnalloc_alloc_pages_exact_nid_site(tag_site!(), nid, size, gfp);
                 (null, v as usize, FreeHow::Exact(size))
             }
             EntryPoint::Bulk => (null, 0, FreeHow::Pages),
@@ -565,6 +692,7 @@ pub(crate) unsafe fn pattern(pfn: Pfn, nr: u64, seed: u64, check: bool) -> bool 
 /// `u64::MAX`.
 #[no_mangle]
 extern "C" fn pnalloc_rust_alloc(
+    site: *const TagSite,
     gfp: u32,
     order: u32,
     nid: c_int,
@@ -573,7 +701,10 @@ extern "C" fn pnalloc_rust_alloc(
     alloc_flags: u32,
     zlsel: c_int,
 ) -> u64 {
+    // SAFETY: the C entry points pass `PNALLOC_TAG_SITE()`, a static, or NULL.
+    let site = unsafe { site.cast::<TagSite>().as_ref() };
     crate::node::alloc_from_c(
+        site,
         gfp,
         order,
         nid,
@@ -582,6 +713,12 @@ extern "C" fn pnalloc_rust_alloc(
         zlsel,
     )
     .unwrap_or(u64::MAX)
+}
+
+/// `alloc_pages_exact()` split a tagged block: every page now carries it.
+#[no_mangle]
+extern "C" fn pnalloc_rust_tag_split(pfn: u64, order: u32) {
+    crate::node::tag_split(pfn, order);
 }
 
 /// The free path of the patched kernel lands here for every page of a

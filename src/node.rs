@@ -24,24 +24,21 @@ use ::core::{
     },
 };
 
-use kernel::{
-    new_spinlock_irq,
-    prelude::*,
-    sync::SpinLockIrq, //
-};
+use kernel::prelude::*;
 
 use crate::{
     core::{
-        alloc_flags::AllocFlags,
+        alloc_flags::{AllocFlags, ALLOC_NOLOCK, ALLOC_NO_CODETAG},
         migratetype::MigrateType,
         page_alloc::{self, AllocFailure, AllocRequest, Allocated, PageAllocEnv},
         pcp::{self, PerCpuPages, ZoneLock, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH},
         zone::{Zone, ZoneType},
         zonelist::{Topology, ZoneRef},
-        CoreError, Pfn, MAX_NUMNODES,
+        CoreError, Pfn, MAX_NUMNODES, NUMA_NO_NODE,
     },
     frames::{KStore, MirrorIndex},
-    mm_sys::{self, CpuLocal},
+    lock::{new_irqlock, IrqLock},
+    mm_sys::{self, CpuLocal, TagEvent, TagSite},
 };
 
 impl From<CoreError> for Error {
@@ -68,7 +65,7 @@ impl From<AllocFailure> for Error {
 }
 
 /// A private node's ZONE_NORMAL behind `zone->lock`.
-pub(crate) type KZone = SpinLockIrq<Zone<KStore>>;
+pub(crate) type KZone = IrqLock<Zone<KStore>>;
 
 /// One CPU's `per_cpu_pages` for one zone, with its lock.
 ///
@@ -77,7 +74,7 @@ pub(crate) type KZone = SpinLockIrq<Zone<KStore>>;
 /// `pcp` is only accessed while `lock` is held.
 #[repr(C)]
 pub(crate) struct PcpSlot {
-    lock: SpinLockIrq<()>,
+    lock: IrqLock<()>,
     pcp: UnsafeCell<PerCpuPages>,
 }
 
@@ -130,7 +127,7 @@ impl NodeZone {
         let init_slot = |slot: *mut PcpSlot| -> Result {
             // SAFETY: `slot` is valid, zeroed and not yet shared.
             unsafe {
-                pin_init::raw_init(&raw mut (*slot).lock, new_spinlock_irq!(()));
+                pin_init::raw_init(&raw mut (*slot).lock, new_irqlock!(()));
                 (*(*slot).pcp.get())
                     .set_high_batch(PCP_DEFAULT_HIGH, PCP_DEFAULT_BATCH)
                     .map_err(Error::from)
@@ -141,7 +138,7 @@ impl NodeZone {
         // the marks before anyone can reach the slot.
         let pcp = unsafe { CpuLocal::new(init_slot) }?;
         Ok(try_pin_init!(NodeZone {
-            zone <- new_spinlock_irq!(Zone::new(nid, ZoneType::Normal, store)),
+            zone <- new_irqlock!(Zone::new(nid, ZoneType::Normal, store)),
             pcp,
             mirror <- MirrorIndex::new(),
         }? Error))
@@ -189,7 +186,7 @@ impl NodeZone {
 #[pin_data]
 pub(crate) struct Instance {
     #[pin]
-    pub(crate) topo: SpinLockIrq<Topology>,
+    pub(crate) topo: IrqLock<Topology>,
     /// ZONE_NORMAL of node `nid` at index `nid`, for every possible node id.
     pub(crate) zones: KVec<Pin<KBox<NodeZone>>>,
     /// Pages handed out and not yet freed.
@@ -214,7 +211,7 @@ impl Instance {
         }
         KBox::pin_init(
             try_pin_init!(Instance {
-                topo <- new_spinlock_irq!(Topology::new()),
+                topo <- new_irqlock!(Topology::new()),
                 zones,
                 outstanding: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
@@ -256,11 +253,51 @@ impl Instance {
     }
 
     /// Allocates through the core's policy and prepares the pages for the
-    /// caller: refcount 1 on the head, `__GFP_COMP`, `__GFP_ZERO`.
-    pub(crate) fn alloc(&self, req: &AllocRequest) -> Result<Allocated> {
-        mm_sys::drain_deferred();
+    /// caller: refcount 1 on the head, `__GFP_COMP`, `__GFP_ZERO`. The
+    /// allocation is charged to `site` in allocinfo unless the caller asked
+    /// for `ALLOC_NO_CODETAG`.
+    pub(crate) fn alloc(
+        &self,
+        req: &AllocRequest,
+        site: Option<&'static TagSite>,
+    ) -> Result<Allocated> {
+        let tag = site.map_or(0, mm_sys::tag_id);
+        let r = self.alloc_untagged(req);
+        let nolock = req.alloc_flags & ALLOC_NOLOCK != 0;
+        match &r {
+            Err(_) => mm_sys::tag_event(tag, TagEvent::Fail, 0),
+            Ok(a) => {
+                if req.alloc_flags & ALLOC_NO_CODETAG != 0 {
+                    mm_sys::tag_event(tag, TagEvent::Notag, 0);
+                } else {
+                    if let Ok(nz) = self.node_zone(i32::from(a.zone.nid)) {
+                        nz.mirror.set_tag(a.pfn, tag);
+                    }
+                    mm_sys::tag_event(tag, TagEvent::Alloc, PAGE_SIZE << a.order);
+                }
+                if nolock {
+                    mm_sys::tag_event(tag, TagEvent::Nolock, 0);
+                }
+                if req.preferred_nid != NUMA_NO_NODE && i32::from(a.zone.nid) != req.preferred_nid {
+                    mm_sys::tag_event(tag, TagEvent::Fallback, 0);
+                }
+            }
+        }
+        r
+    }
+
+    fn alloc_untagged(&self, req: &AllocRequest) -> Result<Allocated> {
+        let nolock = req.alloc_flags & ALLOC_NOLOCK != 0;
+        if !nolock {
+            mm_sys::drain_deferred();
+        }
         let a = {
-            let topo = self.topo.lock();
+            // A nolock caller (maybe in NMI) must not wait for the topology.
+            let topo = if nolock {
+                self.topo.try_lock().ok_or(ENOMEM)?
+            } else {
+                self.topo.lock()
+            };
             let mut env = KEnv {
                 inst: self,
                 topo: &topo,
@@ -298,6 +335,10 @@ impl Instance {
         // SAFETY: the kernel's free path gave us the block with its last
         // reference dropped.
         unsafe { mm_sys::prep_owned(pfn, order) };
+        if let Ok(nz) = self.node_zone(nid) {
+            let tag = nz.mirror.take_tag(pfn);
+            mm_sys::tag_event(tag, TagEvent::Free, PAGE_SIZE << order);
+        }
         match self.node_zone(nid) {
             Ok(nz) if pcp::pcp_allowed_order(order) => {
                 // The list is chosen by the pageblock's type, read without
@@ -320,6 +361,8 @@ impl Instance {
     }
 }
 
+const PAGE_SIZE: u64 = 4096;
+
 /// The instance, while published.
 pub(crate) fn instance() -> Option<&'static Instance> {
     let p = INSTANCE.load(Ordering::Acquire);
@@ -329,8 +372,29 @@ pub(crate) fn instance() -> Option<&'static Instance> {
     (!p.is_null()).then(|| unsafe { &*p })
 }
 
+/// `alloc_pages_exact()` split a block: every page takes the head's tag,
+/// and the tag counts one call per page, as `pgalloc_tag_split()` does.
+pub(crate) fn tag_split(pfn: Pfn, order: u32) {
+    let Some(inst) = instance() else {
+        return;
+    };
+    let (_, _, nid) = mm_sys::page_state(pfn);
+    let Ok(nz) = inst.node_zone(nid) else {
+        return;
+    };
+    let tag = nz.mirror.tag(pfn);
+    if tag == 0 {
+        return;
+    }
+    for i in 1..(1u64 << order) {
+        nz.mirror.set_tag(pfn + i, tag);
+    }
+    mm_sys::tag_event(tag, TagEvent::Split, (1 << order) - 1);
+}
+
 /// Entry from the exported C entry points (`pnalloc.h`).
 pub(crate) fn alloc_from_c(
+    site: Option<&'static TagSite>,
     gfp: u32,
     order: u32,
     nid: i32,
@@ -350,7 +414,7 @@ pub(crate) fn alloc_from_c(
         local_nid: mm_sys::numa_node_id(),
         ..AllocRequest::new(crate::core::gfp::Gfp(gfp), order, nid)
     };
-    inst.alloc(&req).ok().map(|a| a.pfn)
+    inst.alloc(&req, site).ok().map(|a| a.pfn)
 }
 
 /// Entry from `mm_shim.c` for every freed page of a private node.

@@ -24,32 +24,116 @@ enum pnalloc_zonelist {
 	PNALLOC_ZONELIST_PRIVATE,	/* the preferred node's owner only */
 };
 
+/*
+ * One static per call site, like the alloc_tag alloc_hooks() defines: the
+ * site a page is charged to in /sys/kernel/debug/pnalloc/allocinfo.
+ */
+struct pnalloc_tag_site {
+	const char *modname;
+	const char *function;
+	const char *filename;
+	unsigned int lineno;
+	unsigned int id;	/* set on first use */
+};
+
+#define PNALLOC_TAG_SITE()						\
+	({								\
+		static struct pnalloc_tag_site __pnalloc_site = {	\
+			.modname = KBUILD_MODNAME,			\
+			.function = __func__,				\
+			.filename = __FILE__,				\
+			.lineno = __LINE__,				\
+		};							\
+		&__pnalloc_site;					\
+	})
+
+/* Events counted per site. */
+enum {
+	PNALLOC_TAG_ALLOC,
+	PNALLOC_TAG_FREE,
+	PNALLOC_TAG_FAIL,
+	PNALLOC_TAG_FALLBACK,
+	PNALLOC_TAG_NOLOCK,
+	PNALLOC_TAG_NOTAG,
+	PNALLOC_TAG_INACCURATE,
+	PNALLOC_TAG_SPLIT,
+};
+
 /* The public alloc_flags bits (mm/page_alloc.h values). */
 #define PNALLOC_ALLOC_NOLOCK		0x400
 #define PNALLOC_ALLOC_NO_CODETAG	0x1000
 
-struct page *pnalloc_alloc_pages(gfp_t gfp, unsigned int order);
-struct page *pnalloc_alloc_pages_node(int nid, gfp_t gfp, unsigned int order);
-struct page *__pnalloc_alloc_pages(gfp_t gfp, unsigned int order,
-				   int preferred_nid, nodemask_t *nodemask,
-				   unsigned int alloc_flags);
-struct folio *pnalloc_folio_alloc(gfp_t gfp, unsigned int order);
-struct folio *__pnalloc_folio_alloc(gfp_t gfp, unsigned int order,
-				    int preferred_nid, nodemask_t *nodemask);
-struct folio *__pnalloc_folio_alloc_node(gfp_t gfp, unsigned int order,
-					 int nid);
-struct folio *__pnalloc_folio_alloc_zonelist(gfp_t gfp, unsigned int order,
-					     int preferred_nid,
-					     nodemask_t *nodemask,
-					     enum pnalloc_zonelist zlsel);
-unsigned long pnalloc_alloc_pages_bulk(gfp_t gfp, int preferred_nid,
-				       nodemask_t *nodemask,
-				       unsigned long nr_pages,
-				       struct page **page_array);
-unsigned long __pnalloc_get_free_pages(gfp_t gfp, unsigned int order);
-unsigned long pnalloc_get_zeroed_page(gfp_t gfp);
-void *pnalloc_alloc_pages_exact(size_t size, gfp_t gfp);
-void *pnalloc_alloc_pages_exact_nid(int nid, size_t size, gfp_t gfp);
+/*
+ * The entry points take the call site first; the gfp.h-named macros below
+ * pass PNALLOC_TAG_SITE() so each caller line gets its allocinfo row.
+ */
+struct pnalloc_tag_site;
+struct page *pnalloc_alloc_pages_site(struct pnalloc_tag_site *site, gfp_t gfp,
+				      unsigned int order);
+struct page *pnalloc_alloc_pages_node_site(struct pnalloc_tag_site *site,
+					   int nid, gfp_t gfp,
+					   unsigned int order);
+struct page *__pnalloc_alloc_pages_site(struct pnalloc_tag_site *site,
+					gfp_t gfp, unsigned int order,
+					int preferred_nid, nodemask_t *nodemask,
+					unsigned int alloc_flags);
+struct folio *pnalloc_folio_alloc_site(struct pnalloc_tag_site *site,
+				       gfp_t gfp, unsigned int order);
+struct folio *__pnalloc_folio_alloc_site(struct pnalloc_tag_site *site,
+					 gfp_t gfp, unsigned int order,
+					 int preferred_nid,
+					 nodemask_t *nodemask);
+struct folio *__pnalloc_folio_alloc_node_site(struct pnalloc_tag_site *site,
+					      gfp_t gfp, unsigned int order,
+					      int nid);
+struct folio *
+__pnalloc_folio_alloc_zonelist_site(struct pnalloc_tag_site *site, gfp_t gfp,
+				    unsigned int order, int preferred_nid,
+				    nodemask_t *nodemask,
+				    enum pnalloc_zonelist zlsel);
+unsigned long pnalloc_alloc_pages_bulk_site(struct pnalloc_tag_site *site,
+					    gfp_t gfp, int preferred_nid,
+					    nodemask_t *nodemask,
+					    unsigned long nr_pages,
+					    struct page **page_array);
+unsigned long __pnalloc_get_free_pages_site(struct pnalloc_tag_site *site,
+					    gfp_t gfp, unsigned int order);
+unsigned long pnalloc_get_zeroed_page_site(struct pnalloc_tag_site *site,
+					   gfp_t gfp);
+void *pnalloc_alloc_pages_exact_site(struct pnalloc_tag_site *site,
+				     size_t size, gfp_t gfp);
+void *pnalloc_alloc_pages_exact_nid_site(struct pnalloc_tag_site *site,
+					 int nid, size_t size, gfp_t gfp);
+struct page *pnalloc_alloc_pages_nolock_site(struct pnalloc_tag_site *site,
+					     gfp_t gfp, int nid,
+					     unsigned int order);
 void pnalloc_free_pages_exact(void *virt, size_t size);
+
+#define pnalloc_alloc_pages(...) \
+	pnalloc_alloc_pages_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define pnalloc_alloc_pages_node(...) \
+	pnalloc_alloc_pages_node_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define __pnalloc_alloc_pages(...) \
+	__pnalloc_alloc_pages_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define pnalloc_folio_alloc(...) \
+	pnalloc_folio_alloc_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define __pnalloc_folio_alloc(...) \
+	__pnalloc_folio_alloc_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define __pnalloc_folio_alloc_node(...) \
+	__pnalloc_folio_alloc_node_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define __pnalloc_folio_alloc_zonelist(...) \
+	__pnalloc_folio_alloc_zonelist_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define pnalloc_alloc_pages_bulk(...) \
+	pnalloc_alloc_pages_bulk_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define __pnalloc_get_free_pages(...) \
+	__pnalloc_get_free_pages_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define pnalloc_get_zeroed_page(...) \
+	pnalloc_get_zeroed_page_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define pnalloc_alloc_pages_exact(...) \
+	pnalloc_alloc_pages_exact_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define pnalloc_alloc_pages_exact_nid(...) \
+	pnalloc_alloc_pages_exact_nid_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
+#define pnalloc_alloc_pages_nolock(...) \
+	pnalloc_alloc_pages_nolock_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
 
 #endif /* _PNALLOC_H */

@@ -29,6 +29,7 @@ mod debugfs;
 mod frames;
 #[cfg(CONFIG_KUNIT)]
 mod kunit;
+mod lock;
 mod mm_sys;
 mod node;
 mod state;
@@ -59,9 +60,28 @@ module! {
 /// The loaded module: everything it owns is dropped, in field order, on unload.
 #[pin_data]
 struct Pnalloc {
+    // Created last (inside the debugfs directory), removed first.
+    _tags: AllocTagFiles,
     #[pin]
     debugfs: debugfs::PnallocDebugfs,
     state: Arc<state::State>,
+}
+
+/// `allocinfo` and `allocinfo_ext` (C, `alloc_tag.c`): they need an ioctl
+/// handler, which the Rust debugfs abstraction does not offer.
+struct AllocTagFiles;
+
+impl AllocTagFiles {
+    fn new() -> Result<Self> {
+        mm_sys::alloc_tag_init()?;
+        Ok(AllocTagFiles)
+    }
+}
+
+impl Drop for AllocTagFiles {
+    fn drop(&mut self) {
+        mm_sys::alloc_tag_exit();
+    }
 }
 
 impl kernel::InPlaceModule for Pnalloc {
@@ -76,6 +96,7 @@ impl kernel::InPlaceModule for Pnalloc {
             },
             // SAFETY: `state` is initialised above, before this field.
             debugfs <- debugfs::PnallocDebugfs::new(unsafe { &(*this.as_ptr()).state }),
+            _tags: AllocTagFiles::new()?,
         }? Error)
     }
 }

@@ -50,7 +50,7 @@ impl State {
 
 impl Drop for State {
     fn drop(&mut self) {
-        mm_sys::drain_deferred();
+        mm_sys::deferred_sync();
         self.carve.release_all(&self.inst);
         self.inst.unpublish();
         mm_sys::hotplug_exit();
