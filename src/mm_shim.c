@@ -78,7 +78,7 @@ static int block_cb(struct memory_block *mem, void *arg)
 		       mem->nid, mem->state == MEM_ONLINE);
 }
 
-int pnalloc_for_each_block(void *arg,
+int pnalloc_walk_memory_blocks(void *arg,
 			   int (*walk)(void *, u64, u64, int, bool))
 {
 	struct block_walk w = { .arg = arg, .walk = walk };

@@ -32,7 +32,7 @@ int pnalloc_numa_node_id(void);
 /* Memory blocks: calls @fn(arg, start_pfn, nr_pages, nid, online) for each. */
 typedef int (*pnalloc_block_fn)(void *arg, u64 start_pfn, u64 nr_pages,
 				int nid, bool online);
-int pnalloc_for_each_block(void *arg, pnalloc_block_fn walk);
+int pnalloc_walk_memory_blocks(void *arg, pnalloc_block_fn walk);
 u64 pnalloc_block_pages(void);
 
 /* Carving: see src/carve.rs for the sequence. */

@@ -39,7 +39,7 @@ extern "C" {
     fn pnalloc_node_info(nid: c_int, info: *mut NodeInfo) -> c_int;
     fn pnalloc_node_distance(from: c_int, to: c_int) -> c_int;
     fn pnalloc_numa_node_id() -> c_int;
-    fn pnalloc_for_each_block(arg: *mut c_void, f: BlockFn) -> c_int;
+    fn pnalloc_walk_memory_blocks(arg: *mut c_void, f: BlockFn) -> c_int;
     fn pnalloc_block_pages() -> u64;
     fn pnalloc_hotplug_init() -> c_int;
     fn pnalloc_hotplug_exit();
@@ -202,7 +202,7 @@ pub(crate) fn for_each_memory_block<F: FnMut(MemoryBlock) -> Result>(mut f: F) -
     let arg = (&raw mut f).cast::<c_void>();
     // SAFETY: `arg` points to `f` for the duration of the call and the
     // trampoline is instantiated for its exact type.
-    to_result(unsafe { pnalloc_for_each_block(arg, trampoline::<F>) })
+    to_result(unsafe { pnalloc_walk_memory_blocks(arg, trampoline::<F>) })
 }
 
 /// Installs the online page callback and the memory notifier. `EBUSY` if
