@@ -17,7 +17,7 @@ pn_loaded && rmmod pnalloc
 pn_dmesg_mark
 
 # suite:number of cases
-SUITES="pnalloc_core_kernel:4 pnalloc_entry:6"
+SUITES="pnalloc_core_kernel:4 pnalloc_entry:7"
 ktap_set_plan $(($(echo $SUITES | wc -w) + 2))
 
 insmod "$KO" || ktap_exit_fail_msg "insmod failed"

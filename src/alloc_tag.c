@@ -391,3 +391,12 @@ void pnalloc_alloc_tag_exit(void)
 	vfree(pn_tags);
 	pn_tags = NULL;
 }
+
+/* For KUnit: the current counters of tag @id (0, 0 if there is none). */
+void pnalloc_tag_read(u32 id, s64 *bytes, u64 *calls)
+{
+	struct pn_tag *t = pn_tag_get(id);
+
+	*bytes = t ? atomic64_read(&t->bytes) : 0;
+	*calls = t ? atomic64_read(&t->calls) : 0;
+}

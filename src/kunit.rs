@@ -294,4 +294,28 @@ mod entry {
         assert_eq!((nz.pcp_count(), nz.zone.lock().nr_free_pages), (0, free0));
         Ok(())
     }
+
+    #[test]
+    fn tags_follow_alloc_split_and_free() -> Result {
+        let (a, _) = private_nodes();
+        let site = tag_site!();
+        let id = mm_sys::tag_id(site);
+        assert!(id != 0);
+        let p = Pages::alloc_node(site, a, Gfp::KERNEL, 3)?;
+        assert_eq!(mm_sys::tag_read(id), (32768, 1));
+        drop(p);
+        assert_eq!(mm_sys::tag_read(id), (0, 0));
+        // A split block: four pages, four calls, each uncharged on its free.
+        let (pfn, order) = Pages::alloc_node(site, a, Gfp::KERNEL, 2)?.into_raw();
+        // SAFETY: we own the block; afterwards one reference per page.
+        unsafe { mm_sys::split_page(pfn, order) };
+        assert_eq!(mm_sys::tag_read(id), (16384, 4));
+        for i in 0..4 {
+            // SAFETY: page `pfn + i` is ours after the split.
+            unsafe { mm_sys::free_as(pfn + i, 0, mm_sys::FreeHow::Pages) };
+            assert_eq!(mm_sys::tag_read(id), (16384 - 4096 * (i as i64 + 1), 3 - i));
+        }
+        assert_eq!(outstanding(), 0);
+        Ok(())
+    }
 }

@@ -701,3 +701,10 @@ int pnalloc_nolock_test(int ctx, int nid, unsigned int order)
 		return -EPROTO;
 	return nolock_test.result;
 }
+
+/* For KUnit: split_page() a block pnalloc handed out, carrying its tag. */
+void pnalloc_split_page(u64 pfn, unsigned int order)
+{
+	split_page(pfn_to_page(pfn), order);
+	pnalloc_rust_tag_split(pfn, order);
+}

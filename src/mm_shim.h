@@ -85,6 +85,8 @@ struct pnalloc_tag_site;
 u32 pnalloc_tag_id(struct pnalloc_tag_site *site);
 void pnalloc_tag_event(u32 id, int event, u64 bytes);
 int pnalloc_alloc_tag_init(void);
+void pnalloc_tag_read(u32 id, s64 *bytes, u64 *calls);
+void pnalloc_split_page(u64 pfn, unsigned int order);
 void pnalloc_alloc_tag_exit(void);
 
 /* Implemented in Rust (src/mm_sys.rs). */

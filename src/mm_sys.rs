@@ -125,6 +125,8 @@ extern "C" {
     fn pnalloc_tag_id(site: *const TagSite) -> u32;
     fn pnalloc_tag_event(id: u32, event: c_int, bytes: u64);
     fn pnalloc_alloc_tag_init() -> c_int;
+    fn pnalloc_tag_read(id: u32, bytes: *mut i64, calls: *mut u64);
+    fn pnalloc_split_page(pfn: u64, order: u32);
     fn pnalloc_alloc_tag_exit();
 }
 
@@ -448,6 +450,24 @@ pub(crate) fn tag_id(site: &'static TagSite) -> u32 {
 pub(crate) fn tag_event(id: u32, event: TagEvent, bytes: u64) {
     // SAFETY: the callee ignores unknown ids; NMI-safe atomics only.
     unsafe { pnalloc_tag_event(id, event as c_int, bytes) }
+}
+
+/// Bytes and calls charged to tag `id` now.
+pub(crate) fn tag_read(id: u32) -> (i64, u64) {
+    let (mut bytes, mut calls) = (0, 0);
+    // SAFETY: both pointers are valid for writes.
+    unsafe { pnalloc_tag_read(id, &mut bytes, &mut calls) };
+    (bytes, calls)
+}
+
+/// `split_page()` of a non-compound block, keeping its tag on every page.
+///
+/// # Safety
+///
+/// The caller owns the block's one reference; afterwards it owns one per page.
+pub(crate) unsafe fn split_page(pfn: Pfn, order: u32) {
+    // SAFETY: the caller owns the block.
+    unsafe { pnalloc_split_page(pfn, order) }
 }
 
 /// Creates `allocinfo` and `allocinfo_ext` in pnalloc's debugfs directory.
