@@ -12,13 +12,9 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/pnalloc_lib.sh"
 
-ktap_print_header
-KO=$(pn_ko)
+pn_begin
 REPO=$(dirname "$(pn_param ko)")
-[ -f "$KO" ] && [ -f "$REPO/src/control.rs" ] || ktap_exit_fail_msg "module or sources not found"
-pn_mount_debugfs
-pn_loaded && rmmod pnalloc
-pn_dmesg_mark
+[ -f "$REPO/src/control.rs" ] || ktap_exit_fail_msg "sources not found"
 insmod "$KO" || ktap_exit_fail_msg "insmod failed"
 D=$PN_DEBUGFS
 A=$(awk '/private=1/ { print $2; exit }' $D/nodes)
@@ -50,9 +46,14 @@ exact_rows() {
 	after=$(row "$SITE")
 	# 3 * 4 KiB then 2 * 16 KiB more, 5 calls, on that line.
 	[ "$after" = "$((3 * 4096 + 2 * 16384)) 5" ] || { ktap_print_msg "site $SITE: '$before' -> '$after'"; return 1; }
-	[ "$(t "free 5")" = ok ] && [ "$(row "$SITE")" = "0 0" ]
+	[ "$(t "free 5")" = ok ] && [ "$(row "$SITE")" = "0 0" ] || return 1
+	# Allocated on CPU 0, freed on CPU 1: the charge still comes off.
+	taskset -c 0 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'alloc $A 1 4'" >/dev/null
+	[ "$(row "$SITE")" = "32768 4" ] || return 1
+	taskset -c 1 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'free 4'" >/dev/null
+	[ "$(row "$SITE")" = "0 0" ] || { ktap_print_msg "after a cross-CPU free: $(row "$SITE")"; return 1; }
 }
-ktap_test_result "known allocations show exactly their bytes and calls on $SITE, and return on free" exact_rows
+ktap_test_result "known allocations show exactly their bytes and calls on $SITE, and return on free (also from another CPU)" exact_rows
 
 # 3
 exact_split() {

@@ -10,12 +10,7 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/pnalloc_lib.sh"
 
-ktap_print_header
-KO=$(pn_ko)
-[ -f "$KO" ] || ktap_exit_fail_msg "pnalloc.ko not found"
-pn_mount_debugfs
-pn_loaded && rmmod pnalloc
-pn_dmesg_mark
+pn_begin
 insmod "$KO" || ktap_exit_fail_msg "insmod failed"
 D=$PN_DEBUGFS
 NODES=$(awk '/private=1/ { print $2 }' $D/nodes | xargs)

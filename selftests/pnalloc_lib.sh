@@ -83,6 +83,18 @@ pn_no_splats() {
 	[ -z "$s" ] || { ktap_print_msg "$s"; return 1; }
 }
 
+# The start every test program shares: KTAP header, root, the module found,
+# debugfs mounted, no pnalloc loaded, and a kernel log mark for splat checks.
+pn_begin() {
+	ktap_print_header
+	[ "$(id -u)" = 0 ] || ktap_exit_fail_msg "must run as root"
+	KO=$(pn_ko)
+	[ -f "$KO" ] || ktap_exit_fail_msg "pnalloc.ko not found ($KO)"
+	pn_mount_debugfs
+	if pn_loaded; then rmmod pnalloc || ktap_exit_fail_msg "cannot unload pnalloc"; fi
+	pn_dmesg_mark
+}
+
 pn_loaded() {
 	[ -d /sys/module/pnalloc ]
 }

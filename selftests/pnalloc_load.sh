@@ -9,15 +9,9 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/pnalloc_lib.sh"
 
-ktap_print_header
-[ "$(id -u)" = 0 ] || ktap_exit_fail_msg "must run as root"
-KO=$(pn_ko)
-[ -f "$KO" ] || ktap_exit_fail_msg "pnalloc.ko not found ($KO)"
+pn_begin
 DIMMS=$(pn_param dimms)
 [ -n "$DIMMS" ] || ktap_exit_fail_msg "no pnalloc_test.dimms on the command line: not booted by scripts/vm.sh"
-pn_mount_debugfs
-pn_loaded && rmmod pnalloc
-pn_dmesg_mark
 
 ktap_set_plan 8
 

@@ -11,13 +11,9 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/../kselftest/ktap_helpers.sh"
 . "$DIR/pnalloc_lib.sh"
 
-ktap_print_header
-[ "$(id -u)" = 0 ] || ktap_exit_fail_msg "must run as root"
-KO=$(pn_ko)
+pn_begin
 DIMMS=$(pn_param dimms)
-[ -f "$KO" ] && [ -n "$DIMMS" ] || ktap_exit_fail_msg "not booted by scripts/vm.sh"
-pn_mount_debugfs
-pn_loaded && rmmod pnalloc
+[ -n "$DIMMS" ] || ktap_exit_fail_msg "not booted by scripts/vm.sh"
 D=$PN_DEBUGFS
 BS=$(pn_block_size)
 PAGES_PER_BLOCK=$((BS / 4096))
