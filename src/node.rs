@@ -459,15 +459,12 @@ impl PageAllocEnv for KEnv<'_> {
 
     fn watermark_ok(&mut self, z: ZoneRef, order: u32, flags: AllocFlags) -> Option<bool> {
         let zone = self.zone(z)?;
-        let zone = if flags.nolock {
+        let mut zone = if flags.nolock {
             zone.try_lock()?
         } else {
             zone.lock()
         };
-        Some(match zone.wmark_pages(flags.wmark) {
-            None => true,
-            Some(mark) => zone.watermark_ok(order, mark, flags),
-        })
+        Some(zone.zone_watermark_fast(order, flags))
     }
 
     fn rmqueue(

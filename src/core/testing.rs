@@ -196,11 +196,8 @@ impl PageAllocEnv for Instance {
     }
 
     fn watermark_ok(&mut self, z: ZoneRef, order: u32, flags: AllocFlags) -> Option<bool> {
-        let zone = &self.zones.get(&(z.nid, z.zone as u8))?.zone;
-        Some(match zone.wmark_pages(flags.wmark) {
-            None => true,
-            Some(mark) => zone.watermark_ok(order, mark, flags),
-        })
+        let zone = &mut self.zones.get_mut(&(z.nid, z.zone as u8))?.zone;
+        Some(zone.zone_watermark_fast(order, flags))
     }
 
     fn rmqueue(

@@ -774,6 +774,19 @@ impl<S: FrameStore> Zone<S> {
         false
     }
 
+    /// `zone_watermark_fast()`: the check `get_page_from_freelist()` makes
+    /// with the watermark `flags` selects; failures are counted.
+    pub fn zone_watermark_fast(&mut self, order: u32, flags: AllocFlags) -> bool {
+        let ok = match self.wmark_pages(flags.wmark) {
+            None => true,
+            Some(mark) => self.watermark_ok(order, mark, flags),
+        };
+        if !ok {
+            self.stat.watermark_fail += 1;
+        }
+        ok
+    }
+
     /// `reserve_highatomic_pageblock()`: at most one pageblock or about 1% of
     /// the zone becomes MIGRATE_HIGHATOMIC.
     pub fn reserve_highatomic_pageblock(&mut self, pfn: Pfn, order: u32) {

@@ -155,6 +155,9 @@ fn gfp_high_reaches_below_min_and_kernel_does_not() {
     let z = inst.zone(2, ZoneType::Normal);
     // GFP_KERNEL stops at the min watermark (128): free <= 128 fails.
     assert_eq!(z.nr_free_pages + inst.pcp_pages(), 128);
+    // The last attempt failed the check in all three passes (fast, slow,
+    // after draining) on node 2, the only node THISNODE allows.
+    assert!(z.stat.watermark_fail >= 3, "{}", z.stat.watermark_fail);
     let atomic = Gfp(Gfp::ATOMIC.0 | Gfp::THISNODE);
     let (nid, _, path) = alloc(&mut inst, AllocRequest::new(atomic, 0, 2)).unwrap();
     assert_eq!((nid, path), (2, AllocPath::Slow));
