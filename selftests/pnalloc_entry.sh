@@ -23,7 +23,7 @@ GFP_KERNEL=0xcc0
 GFP_THISNODE=0x200000
 GFP_COMP=0x40000
 
-ktap_set_plan 9
+ktap_set_plan 10
 
 t() { pn_write $D/test "$1"; }
 # Frees whatever an earlier failed test left held, so failures do not cascade.
@@ -53,6 +53,24 @@ node_entry_points() {
 	[ "$(t "free 5")" = ok ] && baseline
 }
 ktap_test_result "alloc_pages_node, nodemask, folio_node and both zonelist selectors place pages where asked" node_entry_points
+
+# 1b
+private_zonelist_owners() {
+	reset
+	# Same owner: preferred A, nodemask {B}: both zonelists reach B.
+	[ "$(t "ep zonelist_private $A 0 $GFP_KERNEL $((1 << B))")" = ok ] || return 1
+	[ "$(t "ep zonelist_default $A 0 $GFP_KERNEL $((1 << B))")" = ok ] || return 1
+	[ "$(nids)" = "$B $B" ] && [ "$(t "free 2")" = ok ] || return 1
+	# B belongs to another owner now: the private zonelist of A never
+	# falls back to it; the default one still does.
+	[ "$(pn_write $D/control "owner $B 7")" = ok ] || return 1
+	grep -q "^node $B .* owner=7 " $D/nodes || return 1
+	[ "$(t "ep zonelist_private $A 0 $GFP_KERNEL $((1 << B))")" = "Cannot allocate memory" ] || return 1
+	[ "$(t "ep zonelist_default $A 0 $GFP_KERNEL $((1 << B))")" = ok ] || return 1
+	[ "$(pn_write $D/control "owner 0 7")" = "No such file or directory" ] || return 1
+	[ "$(pn_write $D/control "owner $B 0")" = ok ] && [ "$(t "free 1")" = ok ] && baseline
+}
+ktap_test_result "ALLOC_ZONELIST_PRIVATE stays within the preferred node's owner; DEFAULT does not" private_zonelist_owners
 
 # 2
 no_node_entry_points() {

@@ -140,13 +140,18 @@ impl Carve {
             let _ = self.unplug(nid, start_pfn, nr_pages);
             return Err(undo_node(e.into()));
         }
-        inst.topo.lock().set_node(
-            nid,
-            Some(NodeDesc {
-                owner: 0,
-                populated: 1,
-            }),
-        );
+        {
+            // A node claimed again keeps the owner it was given.
+            let mut topo = inst.topo.lock();
+            let owner = topo.node(nid).map_or(0, |d| d.owner);
+            topo.set_node(
+                nid,
+                Some(NodeDesc {
+                    owner,
+                    populated: 1,
+                }),
+            );
+        }
         claimed.push(
             Claimed {
                 nid,
@@ -303,6 +308,16 @@ impl Carve {
                 break;
             }
         }
+    }
+
+    /// Gives private node `nid` to owner `owner`: `ALLOC_ZONELIST_PRIVATE`
+    /// never falls back across owners. `ENOENT` if `nid` is not claimed.
+    pub(crate) fn set_owner(&self, inst: &Instance, nid: i32, owner: u32) -> Result {
+        let _claimed = self.claimed.lock();
+        let mut topo = inst.topo.lock();
+        let desc = topo.node(nid).ok_or(ENOENT)?;
+        topo.set_node(nid, Some(NodeDesc { owner, ..desc }));
+        Ok(())
     }
 
     /// A copy of the claimed ranges, for debugfs.

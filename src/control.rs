@@ -9,6 +9,8 @@
 //! - `claim <nid>`: every offline memory block of node `nid`;
 //! - `claim <nid> <start> <size>`: physical range in bytes, whole memory blocks;
 //! - `release <start>`: the claimed range starting at physical `start`;
+//! - `owner <nid> <owner>`: which owner (device) a claimed node belongs to;
+//!   `ALLOC_ZONELIST_PRIVATE` stays within the preferred node's owner;
 //! - `drain`: every CPU's pcp lists back to the buddy (`drain_all_pages()`).
 //!
 //! `test` commands (reading `test` lists what is held):
@@ -119,6 +121,11 @@ pub(crate) fn control_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Res
             s.carve.claim(&s.inst, nid, start, nr)
         }
         ["release", start] => s.carve.release(&s.inst, parse_pages(start)?),
+        ["owner", nid, owner] => {
+            let nid = parse_nid(nid)?;
+            let owner = u32::try_from(parse_u64(owner)?).map_err(|_| ERANGE)?;
+            s.carve.set_owner(&s.inst, nid, owner)
+        }
         ["drain"] => {
             for nz in s.inst.zones.iter() {
                 nz.drain_all_pages();

@@ -90,7 +90,7 @@ fn version_show(_: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
 }
 
 /// One line per possible node, `key=value` pairs, in node id order.
-fn nodes_show(_: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn nodes_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for nid in 0..mm_sys::nr_node_ids() {
         let Ok(n) = mm_sys::node_info(nid) else {
             continue;
@@ -98,14 +98,21 @@ fn nodes_show(_: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if n.possible == 0 {
             continue;
         }
+        let owner = s
+            .inst
+            .topo
+            .lock()
+            .node(nid)
+            .map_or(-1, |d| i64::from(d.owner));
         writeln!(
             f,
-            "node {nid} online={} memory={} normal={} cpu={} private={} start_pfn={} present_pages={} spanned_pages={}",
+            "node {nid} online={} memory={} normal={} cpu={} private={} owner={} start_pfn={} present_pages={} spanned_pages={}",
             n.online,
             n.has_memory,
             n.has_normal_memory,
             n.has_cpu,
             n.is_private,
+            owner,
             n.node_start_pfn,
             n.present_pages,
             n.spanned_pages
