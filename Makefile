@@ -5,6 +5,7 @@
 #   make            toolchain, kernel (cached), module
 #   make run        ... then boot the VM, load pnalloc, show nodes and stats
 #   make check      ... host tests, KUnit and kselftests in the VM (KTAP)
+#   make bench      ... pnalloc vs the kernel allocator, same VM boot
 #   make kernel     just the patched kernel, incrementally
 #   make module     just the module against $(KDIR)
 #   make host-test  cargo test of the allocator core
@@ -20,7 +21,7 @@ export KDIR
 
 KMAKE := $(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_FLAGS)
 
-.PHONY: all toolchain kernel module selftests host-test run check clippy fmt fmt-check clean
+.PHONY: all toolchain kernel module module-only selftests host-test run bench check clippy fmt fmt-check clean
 
 all: module
 
@@ -48,6 +49,9 @@ host-test:
 
 run: module selftests
 	@scripts/vm.sh --job main
+
+bench: module
+	@scripts/vm.sh --job bench
 
 check: toolchain host-test module selftests fmt-check
 	@scripts/vm.sh --job check

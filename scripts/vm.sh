@@ -6,6 +6,7 @@
 #
 #   --job main    show the nodes, the offline DIMM blocks, load pnalloc and
 #                 print its debugfs files (what `make run` shows)
+#   --job bench   pnalloc against the kernel's allocator in the same boot
 #   --job check   run the installed kselftests (KTAP); the exit status is
 #                 non-zero if any test failed, was skipped, or the VM broke
 #   --exec CMD    run CMD in the guest
@@ -86,6 +87,7 @@ fi
 
 case "$JOB" in
 main) guest_cmd="$REPO_DIR/scripts/guest-main.sh" ;;
+bench) guest_cmd="$REPO_DIR/scripts/guest-bench.sh" ;;
 check) guest_cmd="$ST_DIR/run_kselftest.sh" ;;
 "") [ -n "$EXEC" ] || die "vm.sh: give --job main|check or --exec CMD"
 	guest_cmd=$EXEC ;;

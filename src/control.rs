@@ -32,7 +32,9 @@
 //! - `nolock <task|hardirq|nmi|zonelocked> <nid> <order>`: one
 //!   `alloc_pages_nolock()` + `free_pages_nolock()` from that context
 //!   (`zonelocked`: in this task, with the node's zone lock held by this CPU);
-//!   `ENOMEM` when the allocation returned NULL.
+//!   `ENOMEM` when the allocation returned NULL;
+//! - `bench <nid> <order> <iters>`: alloc+free pairs through pnalloc and the
+//!   kernel's allocator in this boot; ns per pair in the kernel log.
 
 use kernel::{
     fmt,
@@ -282,6 +284,26 @@ pub(crate) fn test_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Result
                     return Err(EIO);
                 }
             }
+            Ok(())
+        }
+        ["bench", nid, order, iters] => {
+            let nid = parse_nid(nid)?;
+            let order = u32::try_from(parse_u64(order)?).map_err(|_| EINVAL)?;
+            let iters = usize::try_from(parse_u64(iters)?).map_err(|_| ERANGE)?;
+            if iters > 10_000_000 {
+                return Err(ERANGE);
+            }
+            drop(held);
+            let [p1, k1, p64, k64] = mm_sys::bench(nid, order, iters)?;
+            pr_info!(
+                "bench order {} iters {}: single pnalloc {} ns kernel {} ns; batch64 pnalloc {} ns kernel {} ns\n",
+                order,
+                iters,
+                p1,
+                k1,
+                p64,
+                k64
+            );
             Ok(())
         }
         ["nolock", ctx, nid, order] => {

@@ -7,6 +7,7 @@
 #include <linux/errno.h>
 #include <linux/highmem.h>
 #include <linux/irq_work.h>
+#include <linux/ktime.h>
 #include <linux/llist.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
@@ -707,4 +708,63 @@ void pnalloc_split_page(u64 pfn, unsigned int order)
 {
 	split_page(pfn_to_page(pfn), order);
 	pnalloc_rust_tag_split(pfn, order);
+}
+
+/*
+ * Benchmark: @iters alloc+free pairs of @order, one at a time and in
+ * batches of 64 (which exercises pcp refill and drain), through pnalloc on
+ * private node @nid and through the kernel's own allocator on the first
+ * node with memory, in the same boot. Results in ns per pair.
+ */
+int pnalloc_bench(int nid, unsigned int order, unsigned long iters,
+		  u64 result[4])
+{
+	int knid = first_memory_node;
+	struct page *batch[64];
+	unsigned long i, j;
+	u64 t;
+
+	if (!iters || order > MAX_PAGE_ORDER || !node_is_private(nid))
+		return -EINVAL;
+
+	t = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		struct page *p = pnalloc_alloc_pages_node(nid, GFP_KERNEL, order);
+
+		if (!p)
+			return -ENOMEM;
+		__free_pages(p, order);
+	}
+	result[0] = (ktime_get_ns() - t) / iters;
+
+	t = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		struct page *p = alloc_pages_node(knid, GFP_KERNEL | __GFP_THISNODE, order);
+
+		if (!p)
+			return -ENOMEM;
+		__free_pages(p, order);
+	}
+	result[1] = (ktime_get_ns() - t) / iters;
+
+	t = ktime_get_ns();
+	for (i = 0; i < iters; i += 64) {
+		for (j = 0; j < 64; j++)
+			batch[j] = pnalloc_alloc_pages_node(nid, GFP_KERNEL, order);
+		for (j = 0; j < 64; j++)
+			if (batch[j])
+				__free_pages(batch[j], order);
+	}
+	result[2] = (ktime_get_ns() - t) / (iters / 64 * 64 ?: 1);
+
+	t = ktime_get_ns();
+	for (i = 0; i < iters; i += 64) {
+		for (j = 0; j < 64; j++)
+			batch[j] = alloc_pages_node(knid, GFP_KERNEL | __GFP_THISNODE, order);
+		for (j = 0; j < 64; j++)
+			if (batch[j])
+				__free_pages(batch[j], order);
+	}
+	result[3] = (ktime_get_ns() - t) / (iters / 64 * 64 ?: 1);
+	return 0;
 }

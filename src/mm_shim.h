@@ -87,6 +87,8 @@ void pnalloc_tag_event(u32 id, int event, u64 bytes);
 int pnalloc_alloc_tag_init(void);
 void pnalloc_tag_read(u32 id, s64 *bytes, u64 *calls);
 void pnalloc_split_page(u64 pfn, unsigned int order);
+int pnalloc_bench(int nid, unsigned int order, unsigned long iters,
+		  u64 result[4]);
 void pnalloc_alloc_tag_exit(void);
 
 /* Implemented in Rust (src/mm_sys.rs). */

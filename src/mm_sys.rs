@@ -127,6 +127,7 @@ extern "C" {
     fn pnalloc_alloc_tag_init() -> c_int;
     fn pnalloc_tag_read(id: u32, bytes: *mut i64, calls: *mut u64);
     fn pnalloc_split_page(pfn: u64, order: u32);
+    fn pnalloc_bench(nid: c_int, order: u32, iters: usize, result: *mut u64) -> c_int;
     fn pnalloc_alloc_tag_exit();
 }
 
@@ -468,6 +469,16 @@ pub(crate) fn tag_read(id: u32) -> (i64, u64) {
 pub(crate) unsafe fn split_page(pfn: Pfn, order: u32) {
     // SAFETY: the caller owns the block.
     unsafe { pnalloc_split_page(pfn, order) }
+}
+
+/// Times alloc+free pairs through pnalloc and the kernel allocator in this
+/// boot: ns per pair for (pnalloc, kernel) one at a time, then in batches
+/// of 64.
+pub(crate) fn bench(nid: i32, order: u32, iters: usize) -> Result<[u64; 4]> {
+    let mut r = [0u64; 4];
+    // SAFETY: `r` has room for the four results; the callee validates the rest.
+    to_result(unsafe { pnalloc_bench(nid, order, iters, r.as_mut_ptr()) })?;
+    Ok(r)
 }
 
 /// Creates `allocinfo` and `allocinfo_ext` in pnalloc's debugfs directory.
