@@ -111,6 +111,8 @@ pcp_count() {
 free_dispatch() {
 	local total ok=0 want
 	total=${WANT_PAGES[$N1]}
+	# Empty lists and unscaled batches, so the refills below are exact.
+	[ "$(pn_write $D/control drain)" = ok ] || return 1
 	# Pinned to CPU 0 so that one CPU's lists serve the whole sequence.
 	[ "$(taskset -c 0 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'alloc $N1 0 3'")" = ok ] || return 1
 	[ "$(taskset -c 0 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'alloc $N1 3 2 0x40cc0'")" = ok ] || return 1

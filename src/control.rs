@@ -11,7 +11,8 @@
 //! - `release <start>`: the claimed range starting at physical `start`;
 //! - `owner <nid> <owner>`: which owner (device) a claimed node belongs to;
 //!   `ALLOC_ZONELIST_PRIVATE` stays within the preferred node's owner;
-//! - `drain`: every CPU's pcp lists back to the buddy (`drain_all_pages()`).
+//! - `drain`: every CPU's pcp lists back to the buddy (`drain_all_pages()`),
+//!   and their batch scaling reset, so that tests can count refills.
 //!
 //! `test` commands (reading `test` lists what is held):
 //! - `alloc <nid> <order> [<count> [<gfp> [<alloc_flags>]]]`: allocate and
@@ -131,6 +132,7 @@ pub(crate) fn control_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Res
         ["drain"] => {
             for nz in s.inst.zones.iter() {
                 nz.drain_all_pages();
+                nz.reset_pcp_tuning();
             }
             Ok(())
         }

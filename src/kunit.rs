@@ -283,6 +283,8 @@ mod entry {
         let inst = node::instance().ok_or(ENODEV)?;
         let nz = inst.node_zone(a)?;
         nz.drain_all_pages();
+        // Earlier cases may have scaled this CPU's batch; start from one batch.
+        nz.reset_pcp_tuning();
         let free0 = nz.zone.lock().nr_free_pages;
         let p = Pages::alloc_node(tag_site!(), a, Gfp::KERNEL, 0)?;
         // One batch of 63 left the buddy; 62 wait on this CPU's list.

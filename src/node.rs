@@ -153,6 +153,17 @@ impl NodeZone {
         }
     }
 
+    /// Forgets every CPU's batch scaling (`alloc_factor`, `free_count`), so
+    /// that the next refill is exactly one `batch`: for tests that count.
+    pub(crate) fn reset_pcp_tuning(&self) {
+        for cpu in self.pcp.cpus() {
+            self.pcp.get(cpu).with(false, |p| {
+                p.alloc_factor = 0;
+                p.free_count = 0;
+            });
+        }
+    }
+
     /// Pages on all CPUs' lists.
     pub(crate) fn pcp_count(&self) -> u64 {
         self.pcp
