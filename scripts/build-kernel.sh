@@ -91,7 +91,7 @@ while IFS= read -r line; do
 	CONFIG_*=*)
 		sym=${line%%=*}
 		grep -qx "$line" "$cfgdir/.config" || {
-			info "config: wanted $line, got: $(grep -E "^(# )?$sym[= ]" "$cfgdir/.config" || echo unset)"
+			info "config: wanted $line, got: $(grep -E "^(# )?${sym}[= ]" "$cfgdir/.config" || echo unset)"
 			bad=1
 		}
 		;;

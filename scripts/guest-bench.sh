@@ -18,6 +18,7 @@ for order in 0 1 3 9; do
 	iters=$([ "$order" -ge 9 ] && echo 512 || echo 20000)
 	echo "bench $nid $order $iters" >$PN_DEBUGFS/test
 	line=$(dmesg | grep "bench order $order iters $iters:" | tail -n1)
+	# shellcheck disable=SC2046 # one word per number, on purpose
 	set -- $(echo "$line" | grep -o '[0-9]\+ ns' | awk '{ print $1 }')
 	printf '%-6s %-8s %12s %12s %7s %12s %12s %7s\n' "$order" "$iters" "$1" "$2" \
 		"$(awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }')" "$3" "$4" \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0
 #
 # Shared settings and helpers for pnalloc's scripts. Sourced, not run.
@@ -20,7 +21,9 @@ die() {
 }
 bindgen_bin() { command -v bindgen; }
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 KERNEL_VERSION=${PNALLOC_KERNEL_VERSION:-7.3.4}
+# shellcheck disable=SC2034
 read -r -a KMAKE_FLAGS <<<"$(sed -n 's/^KMAKE_FLAGS := //p' "$REPO_DIR/scripts/toolchain.mk")"
 # build-kernel.sh points this link at the build directory it last finished;
 # the module, the VM runner and the tests use the kernel found there.

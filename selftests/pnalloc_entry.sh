@@ -21,7 +21,6 @@ TOTAL_A=$(pn_zone_field "$A" managed)
 TOTAL_B=$(pn_zone_field "$B" managed)
 GFP_KERNEL=0xcc0
 GFP_THISNODE=0x200000
-GFP_COMP=0x40000
 
 ktap_set_plan 10
 
@@ -124,7 +123,6 @@ ktap_test_result "alloc_pages_bulk fills 16 distinct order-0 pages on the node" 
 exact() {
 	reset
 	# 5 pages: an order-3 block is split and pages 6..8 go back at once.
-	local before
 	[ "$(t "ep exact $A 20480")" = ok ] || return 1
 	grep -q "pages 5 free Exact(20480)" $D/test || { cat $D/test; return 1; }
 	[ "$(awk '/^outstanding_blocks/ { print $2 }' $D/zoneinfo)" = 5 ] || { ktap_print_msg "outstanding $(awk '/^outstanding_blocks/ { print $2 }' $D/zoneinfo)"; return 1; }
@@ -156,9 +154,9 @@ ktap_test_result "bad entry-point requests fail cleanly and hold nothing" bad_en
 # 8
 cross_cpu() {
 	reset
-	local i
-	( for i in $(seq 150); do taskset -c 0 sh -c "echo 'alloc $A 0 4' > $D/test" 2>/dev/null; done ) &
-	( for i in $(seq 150); do taskset -c 1 sh -c "echo 'free 4' > $D/test" 2>/dev/null; done ) &
+
+	( for _ in $(seq 150); do taskset -c 0 sh -c "echo 'alloc $A 0 4' > $D/test" 2>/dev/null; done ) &
+	( for _ in $(seq 150); do taskset -c 1 sh -c "echo 'free 4' > $D/test" 2>/dev/null; done ) &
 	wait
 	local held
 	held=$(head -n1 $D/test | awk '{ print $2 }')

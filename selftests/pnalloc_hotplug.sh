@@ -27,9 +27,9 @@ ktap_test_result "QMP agent hot-adds a 256 MiB DIMM on node $NID" plug
 
 # 2: its blocks appear on node 2, offline (ACPI hotplug is asynchronous).
 blocks_arrive() {
-	local want i now b
+	local want now b
 	want=$((before + SIZE / $(pn_block_size)))
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		now=$(pn_node_blocks $NID | wc -l)
 		[ "$now" = "$want" ] && break
 		sleep 0.2

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0
 #
 # Helpers shared by pnalloc's kselftests and `make run`. Sourced.
@@ -133,12 +134,12 @@ pn_offline_blocks() {
 
 # Asks the host's QMP agent for a DIMM ("node=N size=BYTES"); prints its answer.
 pn_hotplug_request() {
-	local hp name=$1 body=$2 i
+	local hp name=$1 body=$2
 	hp=$(pn_param hotplug_dir)
 	[ -d "$hp" ] || { echo "no hotplug dir"; return 1; }
 	rm -f "$hp/$name.done"
 	echo "$body" >"$hp/$name.req.tmp" && mv "$hp/$name.req.tmp" "$hp/$name.req"
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		[ -f "$hp/$name.done" ] && { cat "$hp/$name.done"; return 0; }
 		sleep 0.2
 	done

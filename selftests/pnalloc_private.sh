@@ -24,7 +24,6 @@ for n in $NODES; do
 	WANT_PAGES[$n]=$(($(pn_offline_blocks "$n") * PAGES_PER_BLOCK))
 done
 HAS_MEMORY_BEFORE=$(cat $PN_SYS_NODE/has_memory)
-IOMEM_BEFORE=$(grep "System RAM" /proc/iomem | sort)
 pn_dmesg_mark
 
 ktap_set_plan 12
@@ -216,7 +215,7 @@ reclaim_and_hotadd() {
 	before=$(pn_zone_field "$N1" managed)
 	ans=$(pn_hotplug_request "priv-$$" "node=$N1 size=$((2 * BS))")
 	case "$ans" in ok*) ;; *) ktap_print_msg "agent: $ans"; return 1 ;; esac
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ "$(pn_offline_blocks "$N1")" = 2 ] && break
 		sleep 0.2
 	done
