@@ -48,9 +48,9 @@ exact_rows() {
 	[ "$after" = "$((3 * 4096 + 2 * 16384)) 5" ] || { ktap_print_msg "site $SITE: '$before' -> '$after'"; return 1; }
 	[ "$(t "free 5")" = ok ] && [ "$(row "$SITE")" = "0 0" ] || return 1
 	# Allocated on CPU 0, freed on CPU 1: the charge still comes off.
-	taskset -c 0 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'alloc $A 1 4'" >/dev/null
+	[ "$(pn_write_on 0 $D/test "alloc $A 1 4")" = ok ] || return 1
 	[ "$(row "$SITE")" = "32768 4" ] || return 1
-	taskset -c 1 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'free 4'" >/dev/null
+	[ "$(pn_write_on 1 $D/test "free 4")" = ok ] || return 1
 	[ "$(row "$SITE")" = "0 0" ] || { ktap_print_msg "after a cross-CPU free: $(row "$SITE")"; return 1; }
 }
 ktap_test_result "known allocations show exactly their bytes and calls on $SITE, and return on free (also from another CPU)" exact_rows

@@ -88,8 +88,9 @@ zeroing() {
 	reset
 	# Dirty a page, free it (it waits on this CPU's list), then ask for a
 	# zeroed page: the same page comes back, and must read as zeroes.
-	taskset -c 0 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'ep node $A 0'; pn_write $D/test 'fill 0x5a5a'; pn_write $D/test 'free 1'" >/dev/null
-	[ "$(taskset -c 0 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'ep zeroed $A 0'")" = ok ] || return 1
+	[ "$(pn_write_on 0 $D/test "ep node $A 0")" = ok ] && [ "$(t "fill 0x5a5a")" = ok ] &&
+		[ "$(pn_write_on 0 $D/test "free 1")" = ok ] || return 1
+	[ "$(pn_write_on 0 $D/test "ep zeroed $A 0")" = ok ] || return 1
 	[ "$(t "verify 0")" = ok ] || { ktap_print_msg "get_zeroed_page is not zeroed"; return 1; }
 	[ "$(t "ep node $A 3 $((GFP_KERNEL | 0x100))")" = ok ] && [ "$(t "verify 0")" = ok ] || return 1
 	[ "$(t "free 2")" = ok ] && baseline

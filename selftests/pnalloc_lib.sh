@@ -110,6 +110,17 @@ pn_write() {
 	fi
 }
 
+# pn_write, but from CPU $1 (so one CPU's pcp lists serve the command).
+pn_write_on() {
+	local err
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	if err=$(taskset -c "$1" bash -c 'echo "$2" >"$1"' bash "$2" "$3" 2>&1); then
+		echo ok
+	else
+		echo "${err##*: }"
+	fi
+}
+
 # Field $2 of node $1's zone in pnalloc's zoneinfo ("pages free" -> free).
 pn_zone_field() {
 	awk -v node="$1" -v field="$2" '

@@ -113,8 +113,8 @@ free_dispatch() {
 	# Empty lists and unscaled batches, so the refills below are exact.
 	[ "$(pn_write $D/control drain)" = ok ] || return 1
 	# Pinned to CPU 0 so that one CPU's lists serve the whole sequence.
-	[ "$(taskset -c 0 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'alloc $N1 0 3'")" = ok ] || return 1
-	[ "$(taskset -c 0 bash -c ". $DIR/pnalloc_lib.sh; pn_write $D/test 'alloc $N1 3 2 0x40cc0'")" = ok ] || return 1
+	[ "$(pn_write_on 0 $D/test "alloc $N1 0 3")" = ok ] || return 1
+	[ "$(pn_write_on 0 $D/test "alloc $N1 3 2 0x40cc0")" = ok ] || return 1
 	# One refill of batch 63 order-0 pages, one of 63 >> 3 = 7 order-3 blocks.
 	want="$((total - 63 - 56)) 100"
 	[ "$(pn_zone_field "$N1" free) $(pcp_count "$N1")" = "$want" ] ||

@@ -113,7 +113,7 @@ impl Pages {
     /// `pfn` and `order` come from [`Pages::into_raw`] (or are a block of
     /// that order pnalloc handed out), and the caller owns its reference.
     pub(crate) unsafe fn from_raw(pfn: Pfn, order: u32, compound: bool) -> Self {
-        let (_, _, nid) = mm_sys::page_state(pfn);
+        let nid = mm_sys::page_nid(pfn);
         // INVARIANT: the caller transfers its reference to the handle.
         Pages {
             pfn,

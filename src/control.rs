@@ -235,7 +235,7 @@ pub(crate) fn test_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Result
                     FreeHow::Exact(size) => size.div_ceil(1 << PAGE_SHIFT) as u64,
                     _ => 1 << order,
                 };
-                let (_, _, nid) = mm_sys::page_state(pfn);
+                let nid = mm_sys::page_nid(pfn);
                 held.push(
                     Held {
                         pfn,

@@ -327,14 +327,16 @@ void pnalloc_prep_owned(u64 pfn, unsigned int order)
 }
 
 /* One module reference per block handed out: rmmod is refused until all return. */
-void pnalloc_module_get(void)
+void pnalloc_module_get(u64 n)
 {
-	__module_get(THIS_MODULE);
+	while (n--)
+		__module_get(THIS_MODULE);
 }
 
-void pnalloc_module_put(void)
+void pnalloc_module_put(u64 n)
 {
-	module_put(THIS_MODULE);
+	while (n--)
+		module_put(THIS_MODULE);
 }
 
 /* Per-CPU memory (the Rust kernel crate has no per-CPU support yet). */

@@ -56,8 +56,8 @@ int pnalloc_page_nid(u64 pfn);
 void pnalloc_drain_deferred(void);
 void pnalloc_deferred_sync(void);
 int pnalloc_nolock_test(int ctx, int nid, unsigned int order);
-void pnalloc_module_get(void);
-void pnalloc_module_put(void);
+void pnalloc_module_get(u64 n);
+void pnalloc_module_put(u64 n);
 
 /* Per-CPU memory. */
 void __percpu *pnalloc_percpu_alloc(size_t size, size_t align);

@@ -59,8 +59,8 @@ extern "C" {
     fn pnalloc_drain_deferred();
     fn pnalloc_deferred_sync();
     fn pnalloc_nolock_test(ctx: c_int, nid: c_int, order: u32) -> c_int;
-    fn pnalloc_module_get();
-    fn pnalloc_module_put();
+    fn pnalloc_module_get(n: u64);
+    fn pnalloc_module_put(n: u64);
     fn pnalloc_percpu_alloc(size: usize, align: usize) -> *mut c_void;
     fn pnalloc_percpu_free(p: *mut c_void);
     fn pnalloc_per_cpu_ptr(p: *mut c_void, cpu: c_int) -> *mut c_void;
@@ -281,6 +281,12 @@ pub(crate) unsafe fn prep_owned(pfn: Pfn, order: u32) {
     unsafe { pnalloc_prep_owned(pfn, order) }
 }
 
+/// The node of a page of a claimed range (`page_to_nid()`).
+pub(crate) fn page_nid(pfn: Pfn) -> i32 {
+    // SAFETY: callers only pass pfns of claimed ranges, which have a memmap.
+    unsafe { pnalloc_page_nid(pfn) }
+}
+
 /// State of one page of a claimed range: (PageOffline, refcount, node).
 pub(crate) fn page_state(pfn: Pfn) -> (bool, i32, i32) {
     // SAFETY: callers only pass pfns of claimed ranges, which have a memmap.
@@ -496,18 +502,14 @@ pub(crate) fn alloc_tag_exit() {
 /// Takes `n` references on this module, one per page handed out: pages
 /// can come back one by one (`split_page()`, `alloc_pages_exact()`).
 pub(crate) fn module_get(n: u64) {
-    for _ in 0..n {
-        // SAFETY: the module is live while its code runs.
-        unsafe { pnalloc_module_get() }
-    }
+    // SAFETY: the module is live while its code runs.
+    unsafe { pnalloc_module_get(n) }
 }
 
 /// Drops `n` references [`module_get`] took.
 pub(crate) fn module_put(n: u64) {
-    for _ in 0..n {
-        // SAFETY: paired with an earlier `module_get`.
-        unsafe { pnalloc_module_put() }
-    }
+    // SAFETY: paired with an earlier `module_get` of at least `n`.
+    unsafe { pnalloc_module_put(n) }
 }
 
 /// How a test block goes back: the free function its entry point pairs with.

@@ -342,15 +342,16 @@ impl Instance {
 
     /// A block whose last reference was dropped comes back.
     fn free(&self, pfn: Pfn, order: u32) {
-        let (_, _, nid) = mm_sys::page_state(pfn);
+        let nid = mm_sys::page_nid(pfn);
         // SAFETY: the kernel's free path gave us the block with its last
         // reference dropped.
         unsafe { mm_sys::prep_owned(pfn, order) };
-        if let Ok(nz) = self.node_zone(nid) {
+        let nz = self.node_zone(nid);
+        if let Ok(nz) = nz {
             let tag = nz.mirror.take_tag(pfn);
             mm_sys::tag_event(tag, TagEvent::Free, PAGE_SIZE << order);
         }
-        match self.node_zone(nid) {
+        match nz {
             Ok(nz) if pcp::pcp_allowed_order(order) => {
                 // The list is chosen by the pageblock's type, read without
                 // the zone lock, as free_frozen_page_commit() does.
@@ -389,8 +390,7 @@ pub(crate) fn tag_split(pfn: Pfn, order: u32) {
     let Some(inst) = instance() else {
         return;
     };
-    let (_, _, nid) = mm_sys::page_state(pfn);
-    let Ok(nz) = inst.node_zone(nid) else {
+    let Ok(nz) = inst.node_zone(mm_sys::page_nid(pfn)) else {
         return;
     };
     let tag = nz.mirror.tag(pfn);
