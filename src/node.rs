@@ -504,15 +504,9 @@ impl PageAllocEnv for KEnv<'_> {
         zone.rmqueue_buddy(order, mt, flags)
     }
 
-    fn reserve_highatomic(&mut self, z: ZoneRef, pfn: Pfn, order: u32) {
-        if let Some(zone) = self.zone(z) {
-            zone.lock().reserve_highatomic_pageblock(pfn, order);
-        }
-    }
-
-    fn unreserve_highatomic(&mut self, z: ZoneRef, mt: MigrateType) -> bool {
+    fn unreserve_highatomic(&mut self, z: ZoneRef, mt: MigrateType, force: bool) -> bool {
         self.zone(z)
-            .is_some_and(|zone| zone.lock().unreserve_highatomic_pageblock(mt, false))
+            .is_some_and(|zone| zone.lock().unreserve_highatomic_pageblock(mt, force))
     }
 
     fn drain_all_pages(&mut self, z: ZoneRef) {

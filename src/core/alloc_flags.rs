@@ -86,44 +86,71 @@ impl AllocFlags {
         })
     }
 
-    /// The first attempt (`get_page_from_freelist()` from `__alloc_pages()`):
-    /// WMARK_LOW with ALLOC_NOFRAGMENT, or WMARK_MIN for nolock callers.
-    pub fn fast_path(self) -> AllocFlags {
-        // INVARIANT: nolock only ever gets the Min watermark and no reserves.
+    /// The first attempt (`fastpath_alloc_flags` of
+    /// `__alloc_frozen_pages_noprof()`): WMARK_LOW, or WMARK_MIN for nolock
+    /// callers, plus ALLOC_HIGHATOMIC when [`alloc_flags_nonblocking`] grants
+    /// it, so that a high-order atomic request goes to the reserve first.
+    /// ALLOC_NOFRAGMENT is the caller's to add (`alloc_flags_nofragment()`
+    /// needs the preferred zone).
+    pub fn fast_path(self, gfp: Gfp, order: u32) -> AllocFlags {
+        // INVARIANT: nolock only ever gets the Min watermark and no reserves:
+        // alloc_pages_nolock() adds __GFP_NOMEMALLOC (gfp_nolock), which
+        // makes alloc_flags_nonblocking() return nothing.
+        let (wmark, highatomic) = if self.nolock {
+            (Watermark::Min, false)
+        } else {
+            (
+                Watermark::Low,
+                alloc_flags_nonblocking(gfp, order).highatomic,
+            )
+        };
         AllocFlags {
-            wmark: if self.nolock {
-                Watermark::Min
-            } else {
-                Watermark::Low
-            },
-            nofragment: !self.nolock,
+            wmark,
+            highatomic,
             ..self
         }
     }
 
-    /// `gfp_to_alloc_flags()`: the second attempt for callers that may use
-    /// reserves. `__GFP_HIGH` gives ALLOC_MIN_RESERVE; a non-blocking caller
-    /// without `__GFP_NOMEMALLOC` gets ALLOC_NON_BLOCK and, for order > 0,
-    /// ALLOC_HIGHATOMIC.
+    /// `alloc_flags_slowpath()`: WMARK_MIN, `__GFP_HIGH` gives
+    /// ALLOC_MIN_RESERVE, and [`alloc_flags_nonblocking`] adds
+    /// ALLOC_NON_BLOCK and ALLOC_HIGHATOMIC. `__GFP_MEMALLOC` is not here:
+    /// it is [`AllocFlags::reserve_flags`], a later pass.
     pub fn slow_path(self, gfp: Gfp, order: u32) -> AllocFlags {
-        let mut f = AllocFlags {
-            wmark: Watermark::Min,
-            nofragment: false,
-            ..self
-        };
         if self.nolock {
             // INVARIANT: alloc_pages_nolock() has no slow path and no reserves.
-            return f;
+            return AllocFlags {
+                wmark: Watermark::Min,
+                nofragment: false,
+                highatomic: false,
+                ..self
+            };
         }
-        f.min_reserve = gfp.has(Gfp::HIGH);
-        if !gfp.allows_blocking() && !gfp.has(Gfp::NOMEMALLOC) {
-            f.non_block = true;
-            f.highatomic = order > 0;
+        let nb = alloc_flags_nonblocking(gfp, order);
+        AllocFlags {
+            wmark: Watermark::Min,
+            min_reserve: gfp.has(Gfp::HIGH),
+            non_block: nb.non_block,
+            highatomic: nb.highatomic,
+            nofragment: false,
+            ..self
         }
-        if gfp.has(Gfp::MEMALLOC) && !gfp.has(Gfp::NOMEMALLOC) {
-            f.wmark = Watermark::None;
+    }
+
+    /// `__gfp_pfmemalloc_flags()` folded into `__alloc_pages_slowpath()`:
+    /// `__GFP_MEMALLOC` without `__GFP_NOMEMALLOC` retries with
+    /// ALLOC_NO_WATERMARKS and the caller's public bits only (the reserve
+    /// bits of the slow path are dropped, as 7.3 rebuilds `alloc_flags`).
+    /// `PF_MEMALLOC` and OOM victims are task state the core cannot see.
+    pub fn reserve_flags(self, gfp: Gfp) -> Option<AllocFlags> {
+        if self.nolock || gfp.has(Gfp::NOMEMALLOC) || !gfp.has(Gfp::MEMALLOC) {
+            return None;
         }
-        f
+        Some(AllocFlags {
+            wmark: Watermark::None,
+            nolock: self.nolock,
+            no_codetag: self.no_codetag,
+            ..Self::DEFAULT
+        })
     }
 
     /// `alloc_flags & ALLOC_RESERVES`
@@ -164,6 +191,31 @@ impl AllocFlags {
     }
 }
 
+/// `alloc_flags_nonblocking()`: what a caller that cannot sleep may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonBlocking {
+    /// `ALLOC_NON_BLOCK`
+    pub non_block: bool,
+    /// `ALLOC_HIGHATOMIC`: only for order > 0 with `__GFP_HIGH`.
+    pub highatomic: bool,
+}
+
+/// `alloc_flags_nonblocking()`: nothing for callers that may reclaim or set
+/// `__GFP_NOMEMALLOC`; ALLOC_NON_BLOCK otherwise, and ALLOC_HIGHATOMIC on
+/// top for a high-order `__GFP_HIGH` request.
+pub const fn alloc_flags_nonblocking(gfp: Gfp, order: u32) -> NonBlocking {
+    if gfp.allows_blocking() || gfp.has(Gfp::NOMEMALLOC) {
+        return NonBlocking {
+            non_block: false,
+            highatomic: false,
+        };
+    }
+    NonBlocking {
+        non_block: true,
+        highatomic: order > 0 && gfp.has(Gfp::HIGH),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,27 +237,75 @@ mod tests {
         );
         let f = AllocFlags::from_caller(ALLOC_NOLOCK | ALLOC_NO_CODETAG, Gfp(0)).unwrap();
         assert!(f.nolock && f.no_codetag);
-        assert_eq!(f.fast_path().bits(), 0x1400);
+        assert_eq!(f.fast_path(Gfp::ATOMIC, 2).bits(), 0x1400);
     }
 
     #[test]
     fn gfp_to_alloc_flags_rules() {
         let base = AllocFlags::DEFAULT;
-        assert_eq!(base.fast_path().bits(), 0x101);
+        // The fast path: WMARK_LOW; ALLOC_HIGHATOMIC only for order > 0
+        // with __GFP_HIGH and no way to sleep.
+        assert_eq!(base.fast_path(Gfp::KERNEL, 2).bits(), 0x1);
+        assert_eq!(base.fast_path(Gfp::ATOMIC, 0).bits(), 0x1);
+        assert_eq!(base.fast_path(Gfp::ATOMIC, 2).bits(), 0x201);
+        assert_eq!(base.fast_path(Gfp::NOWAIT, 2).bits(), 0x1);
         // GFP_KERNEL: WMARK_MIN, no reserves.
         assert_eq!(base.slow_path(Gfp::KERNEL, 0).bits(), 0x0);
+        // GFP_KERNEL | __GFP_HIGH may sleep: MIN_RESERVE only.
+        assert_eq!(
+            base.slow_path(Gfp(Gfp::KERNEL.0 | Gfp::HIGH), 3).bits(),
+            0x20
+        );
         // GFP_ATOMIC order 0: MIN_RESERVE | NON_BLOCK.
         assert_eq!(base.slow_path(Gfp::ATOMIC, 0).bits(), 0x30);
         // GFP_ATOMIC order 2: ... | HIGHATOMIC.
         assert_eq!(base.slow_path(Gfp::ATOMIC, 2).bits(), 0x230);
+        // GFP_NOWAIT order 2: NON_BLOCK but no HIGHATOMIC without __GFP_HIGH.
+        assert_eq!(base.slow_path(Gfp::NOWAIT, 2).bits(), 0x10);
         // GFP_NOWAIT | __GFP_NOMEMALLOC: no reserves at all.
         assert_eq!(
             base.slow_path(Gfp(Gfp::NOWAIT.0 | Gfp::NOMEMALLOC), 1)
                 .bits(),
             0x0
         );
+        // __GFP_MEMALLOC: a later pass with no watermarks and no other reserve bit.
+        let memalloc = Gfp(Gfp::ATOMIC.0 | Gfp::MEMALLOC);
+        assert_eq!(base.slow_path(memalloc, 2).bits(), 0x230);
+        assert_eq!(base.reserve_flags(memalloc).map(|f| f.bits()), Some(0x4));
+        assert_eq!(base.reserve_flags(Gfp(memalloc.0 | Gfp::NOMEMALLOC)), None);
+        assert_eq!(base.reserve_flags(Gfp::ATOMIC), None);
         // nolock never reaches reserves.
         let nl = AllocFlags::from_caller(ALLOC_NOLOCK, Gfp(0)).unwrap();
         assert_eq!(nl.slow_path(Gfp::ATOMIC, 2).bits(), ALLOC_NOLOCK);
+        assert_eq!(nl.reserve_flags(memalloc), None);
+        // Public bits survive every pass.
+        let nt = AllocFlags::from_caller(ALLOC_NO_CODETAG, Gfp::KERNEL).unwrap();
+        assert_eq!(nt.fast_path(Gfp::KERNEL, 0).bits(), 0x1001);
+        assert_eq!(nt.slow_path(Gfp::KERNEL, 0).bits(), 0x1000);
+        assert_eq!(
+            nt.reserve_flags(Gfp(Gfp::KERNEL.0 | Gfp::MEMALLOC))
+                .map(|f| f.bits()),
+            Some(0x1004)
+        );
+    }
+
+    #[test]
+    fn reserves_and_bits() {
+        let mut f = AllocFlags::DEFAULT;
+        assert!(!f.reserves());
+        for set in [
+            |f: &mut AllocFlags| f.oom = true,
+            |f: &mut AllocFlags| f.non_block = true,
+            |f: &mut AllocFlags| f.min_reserve = true,
+            |f: &mut AllocFlags| f.highatomic = true,
+        ] {
+            let mut g = AllocFlags::DEFAULT;
+            set(&mut g);
+            assert!(g.reserves());
+        }
+        f.nofragment = true;
+        f.oom = true;
+        f.wmark = Watermark::High;
+        assert_eq!(f.bits(), 0x10a);
     }
 }

@@ -25,9 +25,9 @@ pub struct FrameMeta {
     pub buddy: bool,
     /// `buddy_order()`; meaningful only when `buddy`.
     pub order: u8,
-    /// For a buddy head, the free list it is on. For a frame handed out of the
-    /// buddy, the migratetype it was allocated as (what
-    /// `prep_move_freepages_block()` counts as movable).
+    /// For a buddy head, the free list it is on. For the head of a block
+    /// handed out of the buddy, the migratetype it was taken as (for
+    /// debugfs; claims ask [`FrameStore::page_is_movable`] instead).
     pub mt: MigrateType,
     /// The pageblock's migratetype; meaningful on pageblock-aligned frames.
     pub pageblock_mt: MigrateType,
@@ -71,6 +71,14 @@ pub trait FrameStore {
     /// readable without the zone lock (the kernel's lockless
     /// `get_pfnblock_migratetype()`).
     fn pageblock_changed(&mut self, _pfn: Pfn, _mt: MigrateType) {}
+    /// `PageLRU(page) || page_has_movable_ops(page)` for a frame that is not
+    /// free: what `prep_move_freepages_block()` counts as movable when a
+    /// claim weighs a pageblock. Asked per page, so tails and pages on
+    /// pcp lists answer for themselves. The default, for a store that cannot
+    /// see its users, is that no page is movable.
+    fn page_is_movable(&self, _pfn: Pfn) -> bool {
+        false
+    }
 }
 
 /// One intrusive list: `free_area[order].free_list[mt]`.

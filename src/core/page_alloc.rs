@@ -6,12 +6,18 @@
 //! The policy is written against [`PageAllocEnv`], which says how to reach a
 //! zone and this CPU's pcp for it; the host tests implement it over plain
 //! structs, the module over locked, per-CPU ones. Differences from the
-//! kernel's allocator, all because private nodes have no reclaim:
-//! - the slow path is one more pass with `gfp_to_alloc_flags()` reserves,
-//!   then one pass after draining the per-CPU lists and unreserving a
-//!   HIGHATOMIC pageblock; then the allocation fails. There is no reclaim,
-//!   compaction, OOM kill or retry loop, so `__GFP_NOFAIL` cannot be honoured
-//!   and is refused.
+//! kernel's allocator, all because private nodes have no reclaim
+//! (`Documentation/pnalloc/core.rst` gives the reasons):
+//! - the slow path is the `alloc_flags_slowpath()` pass, the
+//!   `__GFP_MEMALLOC` pass, and, for callers that may sleep, what follows a
+//!   direct reclaim that found nothing to reclaim: one pass after
+//!   `unreserve_highatomic_pageblock(ac, false)` and draining the pcp lists,
+//!   then, where `should_reclaim_retry()` would be reached, one pass per
+//!   forced unreserve until no HIGHATOMIC block is left. There is no
+//!   reclaim, compaction, OOM kill or retry loop, so `__GFP_NOFAIL` cannot be
+//!   honoured and is refused;
+//! - the nodemask is always honoured (7.3 drops it for reserve passes, a
+//!   cpuset rule; here it is how callers pick private nodes);
 //! - nolock callers get exactly one pass at WMARK_MIN, as in 7.3.
 
 use super::{
@@ -19,7 +25,7 @@ use super::{
     gfp::Gfp,
     migratetype::MigrateType,
     zone::ZoneType,
-    zonelist::{AllocZonelist, NodeMask, Topology, ZoneRef, Zonelist},
+    zonelist::{AllocZonelist, NodeMask, Topology, ZoneRef},
     CoreError, Pfn, MAX_PAGE_ORDER, NUMA_NO_NODE, PAGE_ALLOC_COSTLY_ORDER,
 };
 
@@ -30,8 +36,10 @@ pub trait PageAllocEnv {
     /// `zone_watermark_fast()`; `None` if the zone does not exist.
     fn watermark_ok(&mut self, z: ZoneRef, order: u32, flags: AllocFlags) -> Option<bool>;
     /// `rmqueue()`: from this CPU's pcp list for orders up to
-    /// `PAGE_ALLOC_COSTLY_ORDER`, else from the buddy. `None` when empty or,
-    /// for nolock, contended.
+    /// `PAGE_ALLOC_COSTLY_ORDER`, else (or when that fails) from the buddy
+    /// with [`super::zone::Zone::rmqueue_buddy`], which also reserves a
+    /// HIGHATOMIC pageblock as `rmqueue_buddy()` does. `None` when empty
+    /// or, for nolock, contended.
     fn rmqueue(
         &mut self,
         z: ZoneRef,
@@ -39,10 +47,9 @@ pub trait PageAllocEnv {
         mt: MigrateType,
         flags: AllocFlags,
     ) -> Option<Pfn>;
-    /// `reserve_highatomic_pageblock()`
-    fn reserve_highatomic(&mut self, z: ZoneRef, pfn: Pfn, order: u32);
-    /// `unreserve_highatomic_pageblock()` for one zone.
-    fn unreserve_highatomic(&mut self, z: ZoneRef, mt: MigrateType) -> bool;
+    /// `unreserve_highatomic_pageblock()` for one zone: gives one reserved
+    /// pageblock back to `mt`, keeping the last one unless `force`.
+    fn unreserve_highatomic(&mut self, z: ZoneRef, mt: MigrateType, force: bool) -> bool;
     /// `drain_all_pages(zone)`: every CPU's pcp lists of the zone to the buddy.
     fn drain_all_pages(&mut self, z: ZoneRef);
 }
@@ -88,8 +95,12 @@ pub enum AllocPath {
     Fast,
     /// With `gfp_to_alloc_flags()` (WMARK_MIN, reserves).
     Slow,
-    /// After draining pcp lists and unreserving highatomic.
+    /// After draining pcp lists and unreserving highatomic (what follows
+    /// direct reclaim in 7.3).
     Drained,
+    /// After a forced unreserve of a HIGHATOMIC pageblock (what
+    /// `should_reclaim_retry()` does before OOM in 7.3).
+    Forced,
 }
 
 /// A block handed out.
@@ -125,43 +136,122 @@ pub enum AllocFailure {
 /// The order limit of `alloc_pages_nolock()` without THP.
 pub const NOLOCK_MAX_ORDER: u32 = PAGE_ALLOC_COSTLY_ORDER;
 
+/// `struct alloc_context`: what every pass of one allocation shares. The
+/// zonelist is named rather than held, and read through the environment at
+/// each step, so that the policy never copies it and never holds a borrow
+/// of the topology across a call into the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct AllocContext {
+    /// The node whose zonelist this is.
+    pub nid: i32,
+    /// Which zonelist.
+    pub sel: AllocZonelist,
+    /// `__GFP_THISNODE`
+    pub thisnode: bool,
+    /// `ac->nodemask`
+    pub nodemask: Option<NodeMask>,
+    /// `ac->highest_zoneidx`
+    pub highest_zoneidx: ZoneType,
+    /// `ac->migratetype`
+    pub migratetype: MigrateType,
+}
+
+impl AllocContext {
+    /// The `i`-th zone of the zonelist, eligible or not.
+    fn zoneref<E: PageAllocEnv>(&self, env: &E, i: usize) -> Option<ZoneRef> {
+        env.topology()
+            .zonelist(self.nid, self.sel, self.thisnode)?
+            .get(i)
+    }
+
+    /// `for_next_zone_zonelist_nodemask()` filter.
+    fn eligible(&self, z: ZoneRef) -> bool {
+        z.zone <= self.highest_zoneidx && self.nodemask.is_none_or(|m| m.contains(i32::from(z.nid)))
+    }
+
+    /// `first_zones_zonelist()`: `ac->preferred_zoneref`.
+    pub fn preferred_zoneref<E: PageAllocEnv>(&self, env: &E) -> Option<ZoneRef> {
+        let mut i = 0;
+        while let Some(z) = self.zoneref(env, i) {
+            if self.eligible(z) {
+                return Some(z);
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// `alloc_flags_nofragment()` for a private node's preferred zone.
+/// ALLOC_NOFRAGMENT needs the preferred ZONE_NORMAL to have a populated
+/// ZONE_DMA32 below it when more than one node is online; a private node
+/// has no DMA32 zone and there is always another online node (the one with
+/// the CPUs), and `defrag_mode` is off by default. So the fast path never
+/// sets it here, exactly as 7.3 does not for such a node.
+pub const fn alloc_flags_nofragment(_preferred: Option<ZoneRef>) -> bool {
+    false
+}
+
 /// `get_page_from_freelist()`
 pub fn get_page_from_freelist<E: PageAllocEnv>(
     env: &mut E,
-    zonelist: &Zonelist,
-    nodemask: Option<NodeMask>,
-    highest: ZoneType,
+    ac: &AllocContext,
     order: u32,
-    mt: MigrateType,
     mut flags: AllocFlags,
 ) -> Option<(ZoneRef, Pfn, AllocFlags)> {
+    let preferred = ac.preferred_zoneref(env)?;
     'retry: loop {
-        let preferred_nid = zonelist.iter().next().map(|z| z.nid);
-        for z in zonelist.iter() {
-            if z.zone > highest || nodemask.is_some_and(|m| !m.contains(i32::from(z.nid))) {
+        let no_fallback = flags.nofragment;
+        let mut i = 0;
+        while let Some(z) = ac.zoneref(env, i) {
+            i += 1;
+            if !ac.eligible(z) {
                 continue;
             }
             // ALLOC_NOFRAGMENT: before falling back to another node, retry
-            // the local node allowing fragmentation.
-            if flags.nofragment && Some(z.nid) != preferred_nid {
+            // allowing fragmentation; locality matters more.
+            if no_fallback && z != preferred && z.nid != preferred.nid {
                 flags.nofragment = false;
                 continue 'retry;
             }
             if !env.watermark_ok(z, order, flags).unwrap_or(false) {
                 continue;
             }
-            if let Some(pfn) = env.rmqueue(z, order, mt, flags) {
-                if flags.highatomic && order > 0 {
-                    env.reserve_highatomic(z, pfn, order);
-                }
+            if let Some(pfn) = env.rmqueue(z, order, ac.migratetype, flags) {
                 return Some((z, pfn, flags));
             }
         }
-        if flags.nofragment {
+        if no_fallback {
             flags.nofragment = false;
             continue 'retry;
         }
         return None;
+    }
+}
+
+/// `unreserve_highatomic_pageblock()`: one reserved pageblock of the first
+/// zone that has one to give goes back to `ac->migratetype`.
+pub fn unreserve_highatomic_pageblock<E: PageAllocEnv>(
+    env: &mut E,
+    ac: &AllocContext,
+    force: bool,
+) -> bool {
+    let mut i = 0;
+    while let Some(z) = ac.zoneref(env, i) {
+        i += 1;
+        if ac.eligible(z) && env.unreserve_highatomic(z, ac.migratetype, force) {
+            return true;
+        }
+    }
+    false
+}
+
+/// `drain_all_pages(NULL)`, limited to the zones this allocation can see.
+fn drain_all_pages<E: PageAllocEnv>(env: &mut E, ac: &AllocContext) {
+    let mut i = 0;
+    while let Some(z) = ac.zoneref(env, i) {
+        i += 1;
+        env.drain_all_pages(z);
     }
 }
 
@@ -183,19 +273,25 @@ pub fn alloc_pages<E: PageAllocEnv>(
     }
     let mt = gfp.migratetype().map_err(AllocFailure::Invalid)?;
     let highest = gfp.highest_zone().map_err(AllocFailure::Invalid)?;
+    let nomem = AllocFailure::NoMemory {
+        warn: !gfp.has(Gfp::NOWARN),
+    };
     let nid = if req.preferred_nid == NUMA_NO_NODE {
-        env.topology()
-            .nearest(req.local_nid)
-            .ok_or(AllocFailure::NoMemory {
-                warn: !gfp.has(Gfp::NOWARN),
-            })?
+        env.topology().nearest(req.local_nid).ok_or(nomem)?
     } else {
         req.preferred_nid
     };
-    let zonelist = env
-        .topology()
-        .zonelist(nid, req.zonelist, gfp.has(Gfp::THISNODE))
-        .ok_or(AllocFailure::Invalid(CoreError::NotFound))?;
+    let ac = AllocContext {
+        nid,
+        sel: req.zonelist,
+        thisnode: gfp.has(Gfp::THISNODE),
+        nodemask: req.nodemask,
+        highest_zoneidx: highest,
+        migratetype: mt,
+    };
+    if env.topology().zonelist(nid, ac.sel, ac.thisnode).is_none() {
+        return Err(AllocFailure::Invalid(CoreError::NotFound));
+    }
 
     let done = |(zone, pfn, flags): (ZoneRef, Pfn, AllocFlags), path| Allocated {
         pfn,
@@ -206,34 +302,49 @@ pub fn alloc_pages<E: PageAllocEnv>(
         path,
     };
 
-    let fast = flags.fast_path();
-    if let Some(r) =
-        get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, fast)
-    {
+    let mut fast = flags.fast_path(gfp, req.order);
+    if !flags.nolock {
+        fast.nofragment = alloc_flags_nofragment(ac.preferred_zoneref(env));
+    }
+    if let Some(r) = get_page_from_freelist(env, &ac, req.order, fast) {
         return Ok(done(r, AllocPath::Fast));
     }
-    if !flags.nolock {
-        let slow = flags.slow_path(gfp, req.order);
-        if let Some(r) =
-            get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, slow)
-        {
+    if flags.nolock {
+        return Err(nomem);
+    }
+    let mut slow = flags.slow_path(gfp, req.order);
+    if let Some(r) = get_page_from_freelist(env, &ac, req.order, slow) {
+        return Ok(done(r, AllocPath::Slow));
+    }
+    if let Some(reserve) = flags.reserve_flags(gfp) {
+        slow = reserve;
+        if let Some(r) = get_page_from_freelist(env, &ac, req.order, slow) {
             return Ok(done(r, AllocPath::Slow));
         }
-        // No reclaim here: give back what pcp lists and highatomic reserves
-        // hold, once, and try again.
-        for z in zonelist.iter() {
-            if req.nodemask.is_none_or(|m| m.contains(i32::from(z.nid))) {
-                env.drain_all_pages(z);
-                env.unreserve_highatomic(z, mt);
-            }
-        }
-        if let Some(r) =
-            get_page_from_freelist(env, &zonelist, req.nodemask, highest, req.order, mt, slow)
-        {
-            return Ok(done(r, AllocPath::Drained));
+    }
+    // The caller is not willing to reclaim: 7.3 gives up here.
+    if !gfp.allows_blocking() {
+        return Err(nomem);
+    }
+    // __alloc_pages_direct_reclaim() with nothing to reclaim: give back what
+    // the pcp lists and the highatomic reserve hold, and try again.
+    unreserve_highatomic_pageblock(env, &ac, false);
+    drain_all_pages(env, &ac);
+    if let Some(r) = get_page_from_freelist(env, &ac, req.order, slow) {
+        return Ok(done(r, AllocPath::Drained));
+    }
+    // 7.3 reaches should_reclaim_retry(), and with it the forced
+    // unreserve, only without __GFP_NORETRY and, for costly orders, only
+    // with __GFP_RETRY_MAYFAIL and compaction allowed (__GFP_IO).
+    let costly = req.order > PAGE_ALLOC_COSTLY_ORDER;
+    if gfp.has(Gfp::NORETRY) || (costly && !gfp.has(Gfp::RETRY_MAYFAIL | Gfp::IO)) {
+        return Err(nomem);
+    }
+    // Before OOM, exhaust the highatomic reserve, one pageblock per retry.
+    while unreserve_highatomic_pageblock(env, &ac, true) {
+        if let Some(r) = get_page_from_freelist(env, &ac, req.order, slow) {
+            return Ok(done(r, AllocPath::Forced));
         }
     }
-    Err(AllocFailure::NoMemory {
-        warn: !gfp.has(Gfp::NOWARN),
-    })
+    Err(nomem)
 }

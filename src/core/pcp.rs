@@ -320,10 +320,14 @@ impl PerCpuPages {
         }
     }
 
-    /// `drain_pages_zone()`: everything back to the buddy.
+    /// `drain_pages_zone()`: everything back to the buddy, in chunks of
+    /// `batch << PCP_BATCH_SCALE_MAX` pages. The caller holds the zone lock
+    /// throughout; with the default batch one chunk covers every list
+    /// ([`PCP_CAPACITY`] is smaller), which is also what 7.3 does.
     pub fn drain<S: FrameStore>(&mut self, zone: &mut Zone<S>) {
-        if self.count != 0 {
-            self.free_pcppages_bulk(zone, self.count, 0);
+        let chunk = self.batch.max(1) << PCP_BATCH_SCALE_MAX;
+        while self.count != 0 {
+            self.free_pcppages_bulk(zone, self.count.min(chunk), 0);
         }
     }
 }
@@ -415,10 +419,22 @@ pub fn free_pcp<S: FrameStore, Z: ZoneLock<S>>(
         pcp.free_count += 1 << order;
     }
     if pcp.count >= pcp.high {
-        let to_free = pcp.nr_pcp_free();
-        // A nolock free that cannot take the lock leaves the pages on the
-        // list; the next locked operation drains them.
-        let _ = zone.with_zone(nolock, |z| pcp.free_pcppages_bulk(z, to_free, pindex));
+        let mut to_free = pcp.nr_pcp_free();
+        // Freed in `batch` chunks, each under its own hold of the zone lock,
+        // as free_frozen_page_commit() does, so that a large drain never
+        // keeps other CPUs off the zone for long. A nolock free that cannot
+        // take the lock leaves the pages on the list; the next locked
+        // operation drains them.
+        while to_free > 0 && pcp.count > 0 {
+            let batched = to_free.min(pcp.batch.max(1));
+            if zone
+                .with_zone(nolock, |z| pcp.free_pcppages_bulk(z, batched, pindex))
+                .is_none()
+            {
+                break;
+            }
+            to_free -= batched;
+        }
     }
     true
 }

@@ -2,6 +2,11 @@
 
 //! Host-side test harness: a `Vec`-backed frame store, an allocator instance
 //! over plain structs, and the invariant checker every test runs.
+//!
+//! The instance frees the way the module's `Instance::free` does: onto the
+//! pcp list of the block's pageblock type, read at free time. Blocks handed
+//! out as MOVABLE stand for pages on an LRU list (what a claim counts as
+//! movable); pages on pcp lists and blocks of other types do not.
 
 use std::{collections::BTreeMap, format, vec, vec::Vec};
 
@@ -11,11 +16,13 @@ use super::{
     migratetype::MigrateType,
     page_alloc::PageAllocEnv,
     pcp::{self, PerCpuPages, NR_PCP_LISTS},
-    zone::{Zone, ZoneType, MAX_NR_ZONES},
+    zone::{WmarkParams, Zone, ZoneType, MAX_NR_ZONES},
     zonelist::{NodeDesc, Topology, ZoneRef},
     CoreError, Pfn, MAX_PAGE_ORDER, PAGEBLOCK_ORDER,
 };
 
+mod model;
+mod model_tests;
 mod policy_tests;
 mod proptests;
 mod zone_tests;
@@ -24,6 +31,8 @@ mod zone_tests;
 #[derive(Default)]
 pub struct VecStore {
     ranges: BTreeMap<Pfn, Vec<FrameMeta>>,
+    /// Blocks handed out as MOVABLE (head -> order): the harness's `PageLRU()`.
+    pub lru: BTreeMap<Pfn, u32>,
 }
 
 impl FrameStore for VecStore {
@@ -49,6 +58,13 @@ impl FrameStore for VecStore {
             .map(|_| ())
             .ok_or(CoreError::NotFound)
     }
+
+    fn page_is_movable(&self, pfn: Pfn) -> bool {
+        self.lru
+            .range(..=pfn)
+            .next_back()
+            .is_some_and(|(&head, &order)| pfn < head + (1 << order))
+    }
 }
 
 /// One zone with its per-CPU lists.
@@ -66,6 +82,9 @@ pub struct Instance {
     pub cpu: usize,
     /// Blocks handed out: pfn -> order, for the "exactly one place" check.
     pub allocated: BTreeMap<Pfn, u32>,
+    /// `min_free_kbytes` and the lowmem pages of the rest of the system
+    /// (the kernel's own zones); `None` leaves each zone on its own.
+    pub wmark: Option<(u64, u64)>,
 }
 
 impl Instance {
@@ -76,6 +95,50 @@ impl Instance {
             nr_cpus,
             cpu: 0,
             allocated: BTreeMap::new(),
+            wmark: None,
+        }
+    }
+
+    /// `setup_per_zone_wmarks()` over every zone, after any change of size
+    /// or of [`Instance::wmark`].
+    pub fn setup_per_zone_wmarks(&mut self) {
+        let Some((min_free_kbytes, other_lowmem)) = self.wmark else {
+            for tz in self.zones.values_mut() {
+                tz.zone.wmark_params = None;
+                tz.zone.setup_watermarks();
+            }
+            return;
+        };
+        let lowmem_pages = other_lowmem
+            + self
+                .zones
+                .values()
+                .filter(|tz| tz.zone.zone_type == ZoneType::Normal)
+                .map(|tz| tz.zone.managed_pages)
+                .sum::<u64>();
+        let params = WmarkParams {
+            pages_min: min_free_kbytes / 4,
+            lowmem_pages,
+        };
+        for tz in self.zones.values_mut() {
+            tz.zone.setup_per_zone_wmarks(params);
+        }
+    }
+
+    /// Gives node `nid` to `owner` (the `owner` control of the module).
+    pub fn set_owner(&mut self, nid: u8, owner: u32) -> Result<(), CoreError> {
+        let desc = self.topo.node(i32::from(nid)).ok_or(CoreError::NotFound)?;
+        self.topo
+            .set_node(i32::from(nid), Some(NodeDesc { owner, ..desc }));
+        Ok(())
+    }
+
+    /// Every CPU's lists of every zone back to the buddy.
+    pub fn drain_all(&mut self) {
+        for tz in self.zones.values_mut() {
+            for p in tz.pcp.iter_mut() {
+                p.drain(&mut tz.zone);
+            }
         }
     }
 
@@ -108,6 +171,7 @@ impl Instance {
             });
         tz.zone.add_range(start, nr)?;
         self.refresh_node(nid, owner);
+        self.setup_per_zone_wmarks();
         Ok(())
     }
 
@@ -126,6 +190,7 @@ impl Instance {
         tz.zone.remove_range(start)?;
         let owner = self.topo.node(i32::from(key.0)).map_or(0, |d| d.owner);
         self.refresh_node(key.0, owner);
+        self.setup_per_zone_wmarks();
         Ok(())
     }
 
@@ -165,8 +230,10 @@ impl Instance {
         let key = self.zone_of(pfn).expect("pfn in a zone");
         let cpu = self.cpu;
         let tz = self.zones.get_mut(&key).unwrap();
+        tz.zone.frames.lru.remove(&pfn);
         if pcp::pcp_allowed_order(order) {
-            let mt = tz.zone.frame(pfn).map_or(MigrateType::Movable, |m| m.mt);
+            // As the module does: the list of the pageblock's type.
+            let mt = tz.zone.pageblock_mt(pfn);
             assert!(pcp::free_pcp(
                 &mut tz.pcp[cpu],
                 &mut tz.zone,
@@ -215,20 +282,17 @@ impl PageAllocEnv for Instance {
             None
         };
         let pfn = pfn.or_else(|| tz.zone.rmqueue_buddy(order, mt, flags))?;
+        if mt == MigrateType::Movable {
+            tz.zone.frames.lru.insert(pfn, order);
+        }
         self.allocated.insert(pfn, order);
         Some(pfn)
     }
 
-    fn reserve_highatomic(&mut self, z: ZoneRef, pfn: Pfn, order: u32) {
-        if let Some(tz) = self.zones.get_mut(&(z.nid, z.zone as u8)) {
-            tz.zone.reserve_highatomic_pageblock(pfn, order);
-        }
-    }
-
-    fn unreserve_highatomic(&mut self, z: ZoneRef, mt: MigrateType) -> bool {
+    fn unreserve_highatomic(&mut self, z: ZoneRef, mt: MigrateType, force: bool) -> bool {
         self.zones
             .get_mut(&(z.nid, z.zone as u8))
-            .is_some_and(|tz| tz.zone.unreserve_highatomic_pageblock(mt, false))
+            .is_some_and(|tz| tz.zone.unreserve_highatomic_pageblock(mt, force))
     }
 
     fn drain_all_pages(&mut self, z: ZoneRef) {
@@ -297,15 +361,12 @@ pub fn check_invariants(inst: &Instance) {
                             ctx(&format!("{pfn:#x} list != pageblock type"))
                         );
                     }
-                    // No two free buddies left unmerged.
-                    if order < MAX_PAGE_ORDER {
+                    // No two free buddies left unmerged below pageblock
+                    // order. From pageblock order up, pageblock types change
+                    // (claim, unreserve) without a merge, in 7.3 too.
+                    if order < PAGEBLOCK_ORDER {
                         if let Some(b) = z.find_buddy_pfn(pfn, order) {
-                            let bmt = z.frame(b).map(|m| m.mt).unwrap();
-                            let mergeable = order < PAGEBLOCK_ORDER
-                                || bmt == mt
-                                || (bmt.is_mergeable() && mt.is_mergeable());
-                            assert!(
-                                !mergeable,
+                            panic!(
                                 "{}",
                                 ctx(&format!("buddies {pfn:#x}/{b:#x} order {order} unmerged"))
                             );
@@ -376,6 +437,13 @@ pub fn check_invariants(inst: &Instance) {
             z.managed_pages,
             "{}",
             ctx("free + pcp + allocated != managed")
+        );
+        let ha_blocks = z.pageblock_counts()[MigrateType::HighAtomic.index()];
+        assert_eq!(
+            z.nr_reserved_highatomic,
+            ha_blocks * super::PAGEBLOCK_NR_PAGES,
+            "{}",
+            ctx("nr_reserved_highatomic != HIGHATOMIC pageblocks")
         );
     }
 }

@@ -116,6 +116,25 @@ pub enum RmqueueMode {
 
 /// `watermark_scale_factor` default: 10 (0.1% of the zone).
 pub const WATERMARK_SCALE_FACTOR: u64 = 10;
+/// `SWAP_CLUSTER_MAX`: the floor of a ZONE_MOVABLE min watermark.
+pub const SWAP_CLUSTER_MAX: u64 = 32;
+
+/// What `__setup_per_zone_wmarks()` reads from outside one zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WmarkParams {
+    /// `min_free_kbytes >> (PAGE_SHIFT - 10)`: the min watermark of the
+    /// whole system, in pages, shared out over its lowmem zones.
+    pub pages_min: u64,
+    /// Managed pages of every zone, system wide, that is neither highmem
+    /// nor ZONE_MOVABLE (`lowmem_pages`).
+    pub lowmem_pages: u64,
+}
+
+/// `calculate_min_free_kbytes()`: `sqrt(lowmem_kbytes * 16)`, clamped to
+/// 128 KiB..256 MiB.
+pub fn calculate_min_free_kbytes(lowmem_kbytes: u64) -> u64 {
+    isqrt(lowmem_kbytes.saturating_mul(16)).clamp(128, 262_144)
+}
 
 /// A zone of one private node.
 ///
@@ -145,9 +164,10 @@ pub struct Zone<S: FrameStore> {
     pub managed_pages: u64,
     /// `zone->_watermark[WMARK_MIN/LOW/HIGH]`
     pub watermark: [u64; 3],
-    /// Overrides the min watermark (pages); `None` derives it like
-    /// `min_free_kbytes` would for a zone of this size.
-    pub min_free_pages: Option<u64>,
+    /// The system-wide inputs of the watermarks; `None` until the owner of
+    /// the zone says, and then the zone is taken to be the only lowmem zone
+    /// with the `min_free_kbytes` the kernel would compute for it.
+    pub wmark_params: Option<WmarkParams>,
     /// Event counters.
     pub stat: ZoneStat,
     /// Frame metadata of the managed ranges.
@@ -181,7 +201,7 @@ impl<S: FrameStore> Zone<S> {
             nr_reserved_highatomic: 0,
             managed_pages: 0,
             watermark: [0; 3],
-            min_free_pages: None,
+            wmark_params: None,
             stat: ZoneStat::default(),
             frames,
             ranges: [None; MAX_RANGES],
@@ -279,22 +299,41 @@ impl<S: FrameStore> Zone<S> {
         Ok(())
     }
 
-    /// `__setup_per_zone_wmarks()` for one zone: min from the
-    /// `min_free_kbytes` formula (`4 * sqrt(kbytes)`, clamped to 128..262144 KiB)
-    /// applied to this zone alone, low/high spaced by `watermark_scale_factor`.
+    /// `setup_per_zone_wmarks()` for this zone with new system-wide inputs.
+    /// The owner calls it for every zone whenever any zone's managed pages
+    /// or `min_free_kbytes` change, as memory hotplug does.
+    pub fn setup_per_zone_wmarks(&mut self, params: WmarkParams) {
+        self.wmark_params = Some(params);
+        self.setup_watermarks();
+    }
+
+    /// `__setup_per_zone_wmarks()` for one zone: min is this zone's share
+    /// of `pages_min` by its part of `lowmem_pages` (ZONE_MOVABLE: 1/1024 of
+    /// the zone, clamped to `SWAP_CLUSTER_MAX..=128`), and low/high are
+    /// spaced by the larger of a quarter of that share and
+    /// `watermark_scale_factor`.
     pub fn setup_watermarks(&mut self) {
         let managed = self.managed_pages;
-        let min = match self.min_free_pages {
-            Some(m) => m,
-            None if managed == 0 => 0,
-            None => {
-                let kbytes = managed * 4;
-                let min_kb = (4 * isqrt(kbytes)).clamp(128, 262_144);
-                (min_kb / 4).min(managed / 4)
+        let movable = self.zone_type == ZoneType::Movable;
+        let params = self.wmark_params.unwrap_or_else(|| {
+            let lowmem_pages = if movable { 0 } else { managed };
+            WmarkParams {
+                pages_min: calculate_min_free_kbytes(lowmem_pages * 4) / 4,
+                lowmem_pages,
             }
+        });
+        let tmp = params
+            .pages_min
+            .saturating_mul(managed)
+            .checked_div(params.lowmem_pages)
+            .unwrap_or(0);
+        let min = if movable {
+            (managed / 1024).clamp(SWAP_CLUSTER_MAX, 128)
+        } else {
+            tmp
         };
-        let tmp = core::cmp::max(min / 4, managed * WATERMARK_SCALE_FACTOR / 10_000);
-        self.watermark = [min, min + tmp, min + 2 * tmp];
+        let gap = core::cmp::max(tmp / 4, managed * WATERMARK_SCALE_FACTOR / 10_000);
+        self.watermark = [min, min + gap, min + 2 * gap];
     }
 
     /// The watermark `alloc_flags` asks for; `None` for ALLOC_NO_WATERMARKS.
@@ -407,10 +446,12 @@ impl<S: FrameStore> Zone<S> {
         self.account_freepages(1i64 << order, mt);
         let mut buddy_pfn = pfn;
         while order < MAX_PAGE_ORDER {
+            // find_buddy_page_pfn() reports the buddy's pfn even when it is
+            // not free: buddy_merge_likely() below needs it.
+            buddy_pfn = pfn ^ (1 << order);
             let Some(buddy) = self.find_buddy_pfn(pfn, order) else {
                 break;
             };
-            buddy_pfn = buddy;
             let mut buddy_mt = mt;
             if order >= PAGEBLOCK_ORDER {
                 buddy_mt = self.pageblock_mt(buddy);
@@ -517,7 +558,8 @@ impl<S: FrameStore> Zone<S> {
         FallbackResult::Empty
     }
 
-    /// `prep_move_freepages_block()`: free and movable-allocated pages of the
+    /// `prep_move_freepages_block()`: free pages and movable pages (asked of
+    /// the frame store page by page, as the kernel tests `PageLRU()`) of the
     /// pageblock holding `pfn`.
     fn pageblock_usage(&self, pfn: Pfn) -> (u64, u64) {
         let start = Self::pageblock_start(pfn);
@@ -530,7 +572,7 @@ impl<S: FrameStore> Zone<S> {
                     p += 1 << m.order;
                     continue;
                 }
-                Some(m) if m.mt == MigrateType::Movable => movable += 1,
+                Some(_) if self.frames.page_is_movable(p) => movable += 1,
                 _ => {}
             }
             p += 1;
@@ -703,7 +745,8 @@ impl<S: FrameStore> Zone<S> {
     }
 
     /// `rmqueue_buddy()`: one block straight from the buddy, with the
-    /// HIGHATOMIC reserve rules.
+    /// HIGHATOMIC reserve rules. A high-order atomic allocation in the slow
+    /// path (ALLOC_HIGHATOMIC at WMARK_MIN) may reserve its pageblock.
     pub fn rmqueue_buddy(&mut self, order: u32, mt: MigrateType, flags: AllocFlags) -> Option<Pfn> {
         let mut page = None;
         if flags.highatomic {
@@ -718,6 +761,9 @@ impl<S: FrameStore> Zone<S> {
         }
         let pfn = page?;
         self.mark_allocated(pfn, mt);
+        if flags.highatomic && flags.wmark == Watermark::Min {
+            self.reserve_highatomic_pageblock(pfn, order);
+        }
         Some(pfn)
     }
 
@@ -787,10 +833,15 @@ impl<S: FrameStore> Zone<S> {
         ok
     }
 
-    /// `reserve_highatomic_pageblock()`: at most one pageblock or about 1% of
-    /// the zone becomes MIGRATE_HIGHATOMIC.
+    /// `reserve_highatomic_pageblock()`: the pageblock(s) of `pfn` become
+    /// MIGRATE_HIGHATOMIC, up to about 1% of the zone; none at all in a
+    /// zone whose 1% is less than a pageblock.
     pub fn reserve_highatomic_pageblock(&mut self, pfn: Pfn, order: u32) {
-        let max_managed = (self.managed_pages / 100).next_multiple_of(PAGEBLOCK_NR_PAGES);
+        let one_percent = self.managed_pages / 100;
+        if one_percent < PAGEBLOCK_NR_PAGES {
+            return;
+        }
+        let max_managed = one_percent.next_multiple_of(PAGEBLOCK_NR_PAGES);
         if self.nr_reserved_highatomic >= max_managed {
             return;
         }

@@ -2,12 +2,14 @@
 
 //! Zonelists over the private nodes (`build_zonelists()`, `node_zonelist()`).
 //!
-//! Each private node has three lists, computed on demand from the node set
-//! and the distance table (at most 64 nodes, so no cache to keep coherent):
-//! - `fallback`: every private node's zones, nearest node first (distance,
-//!   then node id), highest zone first within a node (`ZONELIST_FALLBACK`);
+//! Each private node has three lists, rebuilt by every change to the node
+//! set or the distance table (a few times per boot) and only read by
+//! allocations:
+//! - `fallback`: every private node's zones in `find_next_best_node()`
+//!   order (distance, ties spread by `node_load[]`), highest zone first
+//!   within a node (`ZONELIST_FALLBACK`);
 //! - `nofallback`: only its own zones (`ZONELIST_NOFALLBACK`, `__GFP_THISNODE`);
-//! - `private`: like `fallback` but only nodes of the same owner, so that one
+//! - `private`: `fallback` without the nodes of other owners, so that one
 //!   device's memory never backs another's allocations (the per-device
 //!   isolation linux-mm reviewers asked for).
 
@@ -26,10 +28,10 @@ pub struct ZoneRef {
 pub const MAX_ZONEREFS: usize = MAX_NUMNODES * MAX_NR_ZONES;
 
 /// `struct zonelist`
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Zonelist {
     refs: [ZoneRef; MAX_ZONEREFS],
-    nr: usize,
+    nr: u8,
 }
 
 impl Zonelist {
@@ -46,11 +48,26 @@ impl Zonelist {
 
     /// The zones in order.
     pub fn iter(&self) -> impl Iterator<Item = ZoneRef> + '_ {
-        self.refs[..self.nr].iter().copied()
+        self.refs[..usize::from(self.nr)].iter().copied()
+    }
+
+    /// The `i`-th zone, if the list is that long.
+    pub fn get(&self, i: usize) -> Option<ZoneRef> {
+        self.refs[..usize::from(self.nr)].get(i).copied()
+    }
+
+    /// Number of zones.
+    pub fn len(&self) -> usize {
+        usize::from(self.nr)
+    }
+
+    /// No zones at all.
+    pub fn is_empty(&self) -> bool {
+        self.nr == 0
     }
 
     fn push(&mut self, z: ZoneRef) {
-        if let Some(slot) = self.refs.get_mut(self.nr) {
+        if let Some(slot) = self.refs.get_mut(usize::from(self.nr)) {
             *slot = z;
             self.nr += 1;
         }
@@ -103,20 +120,54 @@ pub struct NodeDesc {
 }
 
 /// The private nodes, their distances and their zonelists.
+///
+/// Plain data (`Copy`), so that the kernel layer can publish a copy with
+/// RCU and readers never see a list being rebuilt.
+///
+/// # Invariants
+///
+/// `fallback`, `nofallback`, `private` and `nearest` are what
+/// `build_all_zonelists()` would compute from `nodes`, `distance` and
+/// `nr_node_ids`: every mutator rebuilds them before it returns, so the
+/// allocation path only reads.
+#[derive(Clone, Copy)]
 pub struct Topology {
     nodes: [Option<NodeDesc>; MAX_NUMNODES],
     /// `node_distance(from, to)`; 10 local, 20 remote unless told otherwise.
     distance: [[u8; MAX_NUMNODES]; MAX_NUMNODES],
+    /// One past the highest node id the topology was told about: the nodes
+    /// `for_each_node()` visits when `node_load[]` is accumulated.
+    nr_node_ids: usize,
+    /// `ZONELIST_FALLBACK` of each private node.
+    fallback: [Zonelist; MAX_NUMNODES],
+    /// `ZONELIST_NOFALLBACK` of each private node.
+    nofallback: [Zonelist; MAX_NUMNODES],
+    /// `ALLOC_ZONELIST_PRIVATE` of each private node.
+    private: [Zonelist; MAX_NUMNODES],
+    /// The first private node of each node's fallback order, or -1.
+    nearest: [i8; MAX_NUMNODES],
 }
 
 impl Topology {
-    /// No private nodes; every distance is the kernel's default.
-    pub fn new() -> Self {
+    /// No private nodes; every distance is the kernel's default. `const`, so
+    /// that a caller can copy it from a static rather than build this large
+    /// value on a small stack.
+    pub const fn new() -> Self {
+        let mut distance = [[20u8; MAX_NUMNODES]; MAX_NUMNODES];
+        let mut i = 0;
+        while i < MAX_NUMNODES {
+            distance[i][i] = 10;
+            i += 1;
+        }
+        // INVARIANT: with no private node every list is empty.
         Topology {
             nodes: [None; MAX_NUMNODES],
-            distance: core::array::from_fn(|i| {
-                core::array::from_fn(|j| if i == j { 10 } else { 20 })
-            }),
+            distance,
+            nr_node_ids: 0,
+            fallback: [Zonelist::new(); MAX_NUMNODES],
+            nofallback: [Zonelist::new(); MAX_NUMNODES],
+            private: [Zonelist::new(); MAX_NUMNODES],
+            nearest: [-1; MAX_NUMNODES],
         }
     }
 
@@ -124,10 +175,16 @@ impl Topology {
         usize::try_from(nid).ok().filter(|&n| n < MAX_NUMNODES)
     }
 
-    /// Records `node_distance(from, to)`.
+    fn saw_node(&mut self, n: usize) {
+        self.nr_node_ids = self.nr_node_ids.max(n + 1);
+    }
+
+    /// Records `node_distance(from, to)` and rebuilds the zonelists.
     pub fn set_distance(&mut self, from: i32, to: i32, d: u8) {
         if let (Some(f), Some(t)) = (Self::idx(from), Self::idx(to)) {
             self.distance[f][t] = d;
+            self.saw_node(f.max(t));
+            self.build_all_zonelists();
         }
     }
 
@@ -139,10 +196,13 @@ impl Topology {
         }
     }
 
-    /// Sets or clears a private node's description.
+    /// Sets or clears a private node's description (claim, release, owner
+    /// change) and rebuilds the zonelists.
     pub fn set_node(&mut self, nid: i32, desc: Option<NodeDesc>) {
         if let Some(n) = Self::idx(nid) {
             self.nodes[n] = desc;
+            self.saw_node(n);
+            self.build_all_zonelists();
         }
     }
 
@@ -160,56 +220,114 @@ impl Topology {
             .map(|(i, _)| i as i32)
     }
 
-    /// The private nodes ordered by distance from `from`, then id
-    /// (`find_next_best_node()`).
-    fn by_distance(&self, from: i32, owner: Option<u32>) -> ([u8; MAX_NUMNODES], usize) {
-        let mut order = [0u8; MAX_NUMNODES];
-        let mut nr = 0;
-        for n in self.nodes() {
-            if owner.is_some_and(|o| self.node(n).map(|d| d.owner) != Some(o)) {
+    /// `find_next_best_node()` over the private nodes (`N_MEMORY` here):
+    /// the local node first if it has memory, then the smallest
+    /// `distance + (n < node)`, scaled by `MAX_NUMNODES` plus `node_load[n]`
+    /// so that equal distances spread over the nodes. Private nodes are
+    /// memory-only, so `PENALTY_FOR_NODE_WITH_CPUS` never applies.
+    fn find_next_best_node(
+        &self,
+        node: usize,
+        used: &mut u64,
+        node_load: &[u32; MAX_NUMNODES],
+    ) -> Option<usize> {
+        if *used & (1 << node) == 0 && self.nodes[node].is_some() {
+            *used |= 1 << node;
+            return Some(node);
+        }
+        let mut best = None;
+        let mut min_val = u32::MAX;
+        for n in 0..MAX_NUMNODES {
+            if self.nodes[n].is_none() || *used & (1 << n) != 0 {
                 continue;
             }
-            order[nr] = n as u8;
-            nr += 1;
+            let mut val = u32::from(self.distance[node][n]);
+            val += u32::from(n < node);
+            val = val * MAX_NUMNODES as u32 + node_load[n];
+            if val < min_val {
+                min_val = val;
+                best = Some(n);
+            }
         }
-        super::sort_by_key(&mut order[..nr], |&n| {
-            (self.distance(from, i32::from(n)), n)
-        });
-        (order, nr)
+        if let Some(b) = best {
+            *used |= 1 << b;
+        }
+        best
     }
 
-    fn append_node_zones(&self, list: &mut Zonelist, nid: u8) {
-        let populated = self.node(i32::from(nid)).map_or(0, |d| d.populated);
+    fn append_node_zones(&self, list: &mut Zonelist, nid: usize) {
+        let populated = self.nodes[nid].map_or(0, |d| d.populated);
         for zone in ZoneType::ALL.iter().rev() {
             if populated & (1 << *zone as u8) != 0 {
-                list.push(ZoneRef { nid, zone: *zone });
+                list.push(ZoneRef {
+                    nid: nid as u8,
+                    zone: *zone,
+                });
             }
         }
     }
 
-    /// `build_zonelists()` for one node and selector: `node_zonelist()` with
-    /// the proposal's `alloc_zonelist`. `None` if `nid` is not a private node.
-    pub fn zonelist(&self, nid: i32, sel: AllocZonelist, thisnode: bool) -> Option<Zonelist> {
-        let desc = self.node(nid)?;
-        let mut list = Zonelist::new();
-        match (sel, thisnode) {
-            (AllocZonelist::Default, true) => self.append_node_zones(&mut list, nid as u8),
-            (AllocZonelist::Default, false) | (AllocZonelist::Private, _) => {
-                let owner = (sel == AllocZonelist::Private).then_some(desc.owner);
-                let (order, nr) = self.by_distance(nid, owner);
-                for &n in &order[..nr] {
-                    self.append_node_zones(&mut list, n);
+    /// `__build_all_zonelists()`: `node_zonelists[]` of every node, with
+    /// `node_load[]` carried from one node's `build_zonelists()` to the next
+    /// in node id order, as the kernel does. Nodes beyond `nr_node_ids` get
+    /// their `nearest` answer from the final loads without adding to them.
+    fn build_all_zonelists(&mut self) {
+        let mut node_load = [0u32; MAX_NUMNODES];
+        for local in 0..MAX_NUMNODES {
+            let mut order = [0u8; MAX_NUMNODES];
+            let mut nr = 0;
+            let mut used = 0u64;
+            let mut prev = local;
+            while let Some(node) = self.find_next_best_node(local, &mut used, &node_load) {
+                // build_zonelists(): penalise the first node of each
+                // distance group so that the next list starts elsewhere.
+                if local < self.nr_node_ids
+                    && self.distance[local][node] != self.distance[local][prev]
+                {
+                    node_load[node] += 1;
                 }
+                order[nr] = node as u8;
+                nr += 1;
+                prev = node;
             }
+            self.nearest[local] = order[..nr].first().map_or(-1, |&n| n as i8);
+            let mut fallback = Zonelist::new();
+            let mut nofallback = Zonelist::new();
+            let mut private = Zonelist::new();
+            if let Some(desc) = self.nodes[local] {
+                for &n in &order[..nr] {
+                    self.append_node_zones(&mut fallback, usize::from(n));
+                    if self.nodes[usize::from(n)].is_some_and(|d| d.owner == desc.owner) {
+                        self.append_node_zones(&mut private, usize::from(n));
+                    }
+                }
+                self.append_node_zones(&mut nofallback, local);
+            }
+            // INVARIANT: this node's lists now follow the current nodes and distances.
+            self.fallback[local] = fallback;
+            self.nofallback[local] = nofallback;
+            self.private[local] = private;
         }
-        Some(list)
+    }
+
+    /// `node_zonelist()` with the proposal's `alloc_zonelist`: the list built
+    /// for private node `nid`, or `None` if `nid` is not private.
+    pub fn zonelist(&self, nid: i32, sel: AllocZonelist, thisnode: bool) -> Option<&Zonelist> {
+        let n = Self::idx(nid)?;
+        self.nodes[n]?;
+        Some(match (sel, thisnode) {
+            (AllocZonelist::Default, true) => &self.nofallback[n],
+            (AllocZonelist::Default, false) => &self.fallback[n],
+            (AllocZonelist::Private, _) => &self.private[n],
+        })
     }
 
     /// The private node nearest to `from` (which need not be private), for
-    /// `NUMA_NO_NODE` requests: smallest distance, then lowest id.
+    /// `NUMA_NO_NODE` requests: the first private node of `from`'s fallback
+    /// order (`numa_mem_id()`).
     pub fn nearest(&self, from: i32) -> Option<i32> {
-        self.nodes()
-            .min_by_key(|&n| (if n == from { 0 } else { self.distance(from, n) }, n))
+        let n = *self.nearest.get(Self::idx(from)?)?;
+        (n >= 0).then_some(i32::from(n))
     }
 }
 
@@ -224,7 +342,7 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
-    fn nids(l: Zonelist) -> Vec<(u8, ZoneType)> {
+    fn nids(l: &Zonelist) -> Vec<(u8, ZoneType)> {
         l.iter().map(|z| (z.nid, z.zone)).collect()
     }
 

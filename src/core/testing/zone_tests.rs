@@ -208,43 +208,109 @@ fn watermark_rules() {
 }
 
 #[test]
-fn highatomic_reserve_is_capped_and_given_back() {
+fn highatomic_reserve_needs_a_zone_of_a_hundred_pageblocks() {
+    // 1% of 4096 pages is 40, less than a pageblock: 7.3 reserves nothing.
     let mut z = zone(4096);
-    let pfn = z.rmqueue_smallest(2, MigrateType::Unmovable).unwrap_or(0);
-    assert_eq!(pfn, 0, "no unmovable memory yet");
     let pfn = z
         .rmqueue_buddy(2, MigrateType::Movable, AllocFlags::DEFAULT)
         .unwrap();
     z.reserve_highatomic_pageblock(pfn, 2);
-    // 1% of 4096 rounded up to a pageblock: 512 pages, one pageblock.
+    assert_eq!(z.nr_reserved_highatomic, 0);
+    assert_eq!(z.pageblock_counts(), [0, 8, 0, 0]);
+    // 51200 pages is the smallest zone whose 1% is a pageblock; 50176 is not.
+    let mut z = zone(50176);
+    z.reserve_highatomic_pageblock(BASE, 2);
+    assert_eq!(z.nr_reserved_highatomic, 0);
+    let mut z = zone(51200);
+    z.reserve_highatomic_pageblock(BASE, 2);
     assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES);
-    assert_eq!(z.pageblock_counts(), [0, 7, 0, 1]);
+    check(z, &[]);
+}
+
+#[test]
+fn highatomic_reserve_is_capped_and_given_back() {
+    // 65536 pages: 1% is 655, rounded up to two pageblocks.
+    let mut z = zone(65536);
+    let flags = AllocFlags {
+        wmark: Watermark::Min,
+        highatomic: true,
+        non_block: true,
+        min_reserve: true,
+        ..AllocFlags::DEFAULT
+    };
+    // rmqueue_buddy() reserves the pageblock of a slow-path atomic block.
+    // The unmovable request first claimed a whole order-10 block (two
+    // pageblocks); the first of them becomes the reserve.
+    let a = z.rmqueue_buddy(2, MigrateType::Unmovable, flags).unwrap();
+    assert_eq!(a, BASE);
+    assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES);
+    assert_eq!(z.pageblock_counts(), [1, 126, 0, 1]);
     assert_eq!(z.nr_free_highatomic, 508);
-    z.reserve_highatomic_pageblock(pfn + 512, 2);
-    assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES, "cap reached");
-    // Without ALLOC_RESERVES those 508 pages do not count for the watermark.
+    assert_eq!(z.stat.highatomic_reserved, 1);
+    // The next one comes out of the reserve and reserves nothing more.
+    let b = z.rmqueue_buddy(2, MigrateType::Unmovable, flags).unwrap();
+    assert_eq!(b, BASE + 4);
+    assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES);
+    // Not at WMARK_MIN (the fast path): served from the reserve, no new one.
+    let low = AllocFlags {
+        wmark: Watermark::Low,
+        ..flags
+    };
+    let c = z.rmqueue_buddy(2, MigrateType::Unmovable, low).unwrap();
+    assert_eq!(c, BASE + 8);
+    // Without ALLOC_HIGHATOMIC: the request's own type, no reserve.
+    let plain_min = AllocFlags {
+        highatomic: false,
+        ..flags
+    };
+    let d = z.rmqueue_buddy(1, MigrateType::Movable, plain_min).unwrap();
+    assert_eq!(d, BASE + 1024);
+    assert_eq!(z.stat.highatomic_reserved, 1);
+    // A block of a pageblock or more reserves every pageblock it covers.
+    let e = z.rmqueue_buddy(9, MigrateType::Movable, flags).unwrap();
+    assert_eq!(e, BASE + 1536);
+    assert_eq!(z.nr_reserved_highatomic, 2 * PAGEBLOCK_NR_PAGES);
+    assert_eq!(z.pageblock_counts(), [1, 125, 0, 2]);
+    // 1% of 65536, rounded up to pageblocks, is two: the cap is reached.
+    let f = z.rmqueue_buddy(2, MigrateType::Movable, plain_min).unwrap();
+    z.reserve_highatomic_pageblock(f, 2);
+    assert_eq!(
+        z.nr_reserved_highatomic,
+        2 * PAGEBLOCK_NR_PAGES,
+        "cap reached"
+    );
+    assert_eq!(z.stat.highatomic_reserved, 2);
+    // Without ALLOC_RESERVES the free highatomic pages do not count.
     let plain = AllocFlags {
         wmark: Watermark::Min,
         ..AllocFlags::DEFAULT
     };
-    let mark = 4096 - 4 - 508;
-    assert!(!z.watermark_ok(0, mark, plain));
-    assert!(z.watermark_ok(
-        0,
-        mark,
-        AllocFlags {
-            highatomic: true,
-            ..plain
-        }
-    ));
+    assert_eq!(z.nr_free_highatomic, 512 - 4 - 4 - 4);
+    let usable = z.nr_free_pages - z.nr_free_highatomic;
+    assert!(z.watermark_ok(0, usable - 1, plain));
+    assert!(!z.watermark_ok(0, usable, plain));
+    assert!(z.watermark_ok(0, usable, flags));
+    // Unreserve gives one pageblock back; the last one only when forced.
+    assert!(z.unreserve_highatomic_pageblock(MigrateType::Movable, false));
+    assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES);
+    assert_eq!(z.stat.highatomic_unreserved, 1);
+    assert_eq!(z.pageblock_counts(), [1, 126, 0, 1]);
+    assert_eq!(z.nr_free_highatomic, 0);
+    // The order-9 reserve is all handed out: nothing to give back, even forced.
+    assert!(!z.unreserve_highatomic_pageblock(MigrateType::Movable, false));
+    assert!(!z.unreserve_highatomic_pageblock(MigrateType::Movable, true));
+    let out = [(a, 2), (b, 2), (c, 2), (d, 1), (e, 9), (f, 2)];
+    let mut z = check(z, &out);
+    z.free_pages(e, 9);
+    assert_eq!(z.nr_free_highatomic, 512);
     assert!(
-        !z.unreserve_highatomic_pageblock(MigrateType::Movable, false),
+        !z.unreserve_highatomic_pageblock(MigrateType::Unmovable, false),
         "last block kept"
     );
-    assert!(z.unreserve_highatomic_pageblock(MigrateType::Movable, true));
+    assert!(z.unreserve_highatomic_pageblock(MigrateType::Unmovable, true));
     assert_eq!((z.nr_reserved_highatomic, z.nr_free_highatomic), (0, 0));
-    assert_eq!(z.pageblock_counts(), [0, 8, 0, 0]);
-    check(z, &[(pfn, 2)]);
+    assert_eq!(z.pageblock_counts(), [2, 126, 0, 0]);
+    check(z, &[(a, 2), (b, 2), (c, 2), (d, 1), (f, 2)]);
 }
 
 #[test]
@@ -270,7 +336,8 @@ fn zeroed_pcp_is_valid_and_empty() {
         ));
         assert_eq!(p.count, if i < 5 { i as u32 + 1 } else { 2 });
     }
-    assert_eq!(p.stat.drain, 1);
+    // Two free_pcppages_bulk() calls of one batch (2) each.
+    assert_eq!(p.stat.drain, 2);
     p.drain(&mut z);
     assert_eq!((p.count, z.nr_free_pages), (0, 1024));
     check(z, &[]);
