@@ -751,6 +751,7 @@ impl Model {
     /// The fallback order of every node: `build_zonelists()` for node ids
     /// in order with a shared `node_load[]`, candidates the private nodes.
     fn node_orders(&self) -> Vec<Vec<usize>> {
+        let private: Vec<bool> = (0..NODES).map(|n| self.is_private(n)).collect();
         let mut load = [0u32; NODES];
         let mut orders = Vec::with_capacity(NODES);
         for local in 0..NODES {
@@ -758,11 +759,11 @@ impl Model {
             let mut order: Vec<usize> = Vec::new();
             let mut prev = local;
             loop {
-                let next = if !used[local] && self.is_private(local) {
+                let next = if !used[local] && private[local] {
                     Some(local)
                 } else {
                     (0..NODES)
-                        .filter(|&n| !used[n] && self.is_private(n))
+                        .filter(|&n| !used[n] && private[n])
                         .map(|n| {
                             let d = u32::from(self.dist[local][n]) + u32::from(n < local);
                             (d * NODES as u32 + load[n], n)

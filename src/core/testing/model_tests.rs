@@ -121,7 +121,7 @@ fn op() -> impl Strategy<Value = Op> {
             },
         );
     prop_oneof![
-        10 => alloc,
+        12 => alloc,
         6 => any::<usize>().prop_map(Op::Free),
         2 => (1u8..=3, prop::bool::weighted(0.2), 0u8..4, prop_oneof![4 => Just(1u64), 2 => Just(2u64), 1 => Just(4u64), 1 => Just(64u64)])
             .prop_map(|(nid, movable, slot, blocks)| Op::AddRange { nid, movable, slot, blocks }),
@@ -130,7 +130,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Drain),
         1 => (1u8..=3, 0u32..3).prop_map(|(nid, owner)| Op::Owner { nid, owner }),
         1 => (0u8..=4, 0u8..=4, 10u8..=40).prop_map(|(from, to, d)| Op::Distance { from, to, d }),
-        1 => prop_oneof![
+        2 => prop_oneof![
             Just(None),
             Just(Some((512, 0))),
             Just(Some((4 * 4096, 1 << 20))),
@@ -278,13 +278,14 @@ fn compare(inst: &Instance, m: &Model) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `ops` on both; the first divergence, with the step, is the error.
-pub fn run(ops: &[Op]) -> Result<(), String> {
+/// Runs `ops` on both, starting from node 1 with `pages` pages; the first
+/// divergence, with the step, is the error.
+pub fn run(pages: u64, ops: &[Op]) -> Result<(), String> {
     let mut inst = Instance::new(2);
     let mut m = Model::new(2);
-    inst.add_range(1, ZoneType::Normal, 0, range_start(1, 0), 2048)
+    inst.add_range(1, ZoneType::Normal, 0, range_start(1, 0), pages)
         .map_err(|e| format!("{e:?}"))?;
-    m.add_range(1, false, 0, range_start(1, 0), 2048)
+    m.add_range(1, false, 0, range_start(1, 0), pages)
         .map_err(|e| format!("{e:?}"))?;
     for (step, op) in ops.iter().enumerate() {
         let at = |e: String| format!("step {step} ({op:?}): {e}");
@@ -395,19 +396,29 @@ pub fn run(ops: &[Op]) -> Result<(), String> {
     Ok(())
 }
 
-/// Cases per run: at least 10^4 in every `cargo test`.
-pub const CASES: u32 = 10_000;
+/// Cases per run: at least 10^4 in every `cargo test`. `make mutants`
+/// lowers it with `PNALLOC_MODEL_CASES`, since it runs the suite once per
+/// mutant.
+fn cases() -> u32 {
+    std::env::var("PNALLOC_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: CASES,
+        cases: cases(),
         max_shrink_iters: 100_000,
         ..ProptestConfig::default()
     })]
 
     #[test]
-    fn core_matches_reference_model(ops in proptest::collection::vec(op(), 1..60)) {
-        if let Err(e) = run(&ops) {
+    fn core_matches_reference_model(
+        pages in prop_oneof![3 => Just(1024u64), 3 => Just(2048u64), 2 => Just(65536u64)],
+        ops in proptest::collection::vec(op(), 1..100),
+    ) {
+        if let Err(e) = run(pages, &ops) {
             return Err(TestCaseError::fail(e));
         }
     }
@@ -453,5 +464,5 @@ fn model_agrees_on_highatomic_reserve_and_forced_unreserve() {
         private: false,
         alloc_flags: 0,
     });
-    run(&ops).unwrap();
+    run(2048, &ops).unwrap();
 }
