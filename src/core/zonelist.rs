@@ -393,4 +393,80 @@ mod tests {
         let fb = t.zonelist(2, AllocZonelist::Default, false).unwrap();
         assert_eq!(nids(fb), [(2, ZoneType::Movable), (2, ZoneType::Normal)]);
     }
+
+    fn three_equidistant() -> Topology {
+        let mut t = Topology::new();
+        for n in 1..=3 {
+            t.set_node(
+                n,
+                Some(NodeDesc {
+                    owner: 0,
+                    populated: 1,
+                }),
+            );
+        }
+        t
+    }
+
+    fn order(t: &Topology, nid: i32) -> Vec<u8> {
+        t.zonelist(nid, AllocZonelist::Default, false)
+            .unwrap()
+            .iter()
+            .map(|z| z.nid)
+            .collect()
+    }
+
+    #[test]
+    fn equal_distances_are_spread_by_node_load() {
+        // Nodes 1-3 all at distance 20 from each other. build_zonelists()
+        // for nodes 0..3 in turn: node 0 takes 1 first (load[1] = 1); node 1
+        // itself, then 2 (load[2] = 1); node 2 itself, then 3 (1 is "under"
+        // it and loaded); node 3 itself, then 1 (tie with 2, lower id).
+        let t = three_equidistant();
+        assert_eq!(order(&t, 1), [1, 2, 3]);
+        assert_eq!(order(&t, 2), [2, 3, 1]);
+        assert_eq!(order(&t, 3), [3, 1, 2]);
+        assert_eq!(t.nearest(0), Some(1));
+        assert_eq!(t.nearest(2), Some(2));
+        // Node 4 (beyond nr_node_ids) adds no load: 2 and 3 tie at the
+        // lowest load, 2 wins.
+        assert_eq!(t.nearest(4), Some(2));
+        assert_eq!(t.nearest(63), Some(2));
+        assert_eq!(t.nearest(64), None);
+        assert_eq!(t.nearest(-1), None);
+        assert_eq!(Topology::new().nearest(0), None);
+    }
+
+    #[test]
+    fn every_mutator_rebuilds_and_copies_are_independent() {
+        let mut t = three_equidistant();
+        let before = t;
+        t.set_distance(2, 1, 11);
+        assert_eq!(order(&t, 2), [2, 1, 3]);
+        assert_eq!(order(&before, 2), [2, 3, 1], "a copy keeps its lists");
+        t.set_node(
+            3,
+            Some(NodeDesc {
+                owner: 5,
+                populated: 1,
+            }),
+        );
+        let pr = t.zonelist(2, AllocZonelist::Private, false).unwrap();
+        assert_eq!(nids(pr), [(2, ZoneType::Normal), (1, ZoneType::Normal)]);
+        let pr3 = t.zonelist(3, AllocZonelist::Private, true).unwrap();
+        assert_eq!(nids(pr3), [(3, ZoneType::Normal)]);
+        t.set_node(1, None);
+        assert!(t.zonelist(1, AllocZonelist::Default, false).is_none());
+        assert_eq!(order(&t, 2), [2, 3]);
+        assert_eq!(t.nodes().collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(t.node(3).map(|d| d.owner), Some(5));
+        let fb = t.zonelist(2, AllocZonelist::Default, false).unwrap();
+        assert_eq!((fb.len(), fb.is_empty()), (2, false));
+        assert_eq!(fb.get(2), None);
+        // Out-of-range ids change nothing.
+        t.set_node(64, None);
+        t.set_distance(-1, 2, 5);
+        assert_eq!(t.distance(-1, 2), u8::MAX);
+        assert_eq!(order(&t, 2), [2, 3]);
+    }
 }

@@ -159,9 +159,13 @@ fn gfp_high_reaches_below_min_and_kernel_does_not() {
     let z = inst.zone(2, ZoneType::Normal);
     // GFP_KERNEL stops at the min watermark (128): free <= 128 fails.
     assert_eq!(z.nr_free_pages + inst.pcp_pages(), 128);
-    // The last attempt failed the check in all three passes (fast, slow,
-    // after draining) on node 2, the only node THISNODE allows.
-    assert!(z.stat.watermark_fail >= 3, "{}", z.stat.watermark_fail);
+    // One more attempt fails the check in exactly three passes (fast, slow,
+    // after draining) on node 2, the only node THISNODE allows; with no
+    // highatomic reserve there is no forced pass.
+    let before = z.stat.watermark_fail;
+    assert!(alloc(&mut inst, AllocRequest::new(nowarn, 0, 2)).is_err());
+    let z = inst.zone(2, ZoneType::Normal);
+    assert_eq!(z.stat.watermark_fail - before, 3);
     let atomic = Gfp(Gfp::ATOMIC.0 | Gfp::THISNODE);
     let (nid, _, path) = alloc(&mut inst, AllocRequest::new(atomic, 0, 2)).unwrap();
     assert_eq!((nid, path), (2, AllocPath::Slow));
@@ -218,4 +222,225 @@ fn every_page_returns() {
     assert_eq!(z.nr_free_pages, 4096);
     assert_eq!(z.nr_free_per_order()[10], 4);
     check_invariants(&inst);
+}
+
+#[test]
+fn numa_no_node_without_private_nodes_fails() {
+    let mut inst = Instance::new(1);
+    let mut req = AllocRequest::new(Gfp::KERNEL, 0, NUMA_NO_NODE);
+    req.local_nid = 0;
+    assert_eq!(
+        alloc(&mut inst, req),
+        Err(AllocFailure::NoMemory { warn: true })
+    );
+}
+
+#[test]
+fn numa_no_node_from_a_private_node_stays_there() {
+    let mut inst = three_nodes();
+    let mut req = AllocRequest::new(Gfp::KERNEL, 0, NUMA_NO_NODE);
+    req.local_nid = 3;
+    assert_eq!(alloc(&mut inst, req).unwrap().0, 3);
+    req.local_nid = 1;
+    assert_eq!(alloc(&mut inst, req).unwrap().0, 1);
+}
+
+/// Node 1's min and low watermarks set by hand.
+fn set_wmarks(inst: &mut Instance, nid: u8, w: [u64; 3]) {
+    inst.zones.get_mut(&(nid, 0)).unwrap().zone.watermark = w;
+}
+
+#[test]
+fn only_callers_that_may_sleep_drain_the_pcp_lists() {
+    let mut inst = three_nodes();
+    alloc(&mut inst, AllocRequest::new(Gfp::KERNEL, 0, 1)).unwrap();
+    assert_eq!(inst.zones[&(1, 0)].pcp[0].count, 62);
+    // The buddy (4033) is below every mark, the buddy and pcp (4095) above.
+    set_wmarks(&mut inst, 1, [4040, 4040, 4040]);
+    let nowait = Gfp(Gfp::NOWAIT.0 | Gfp::THISNODE);
+    assert_eq!(
+        alloc(&mut inst, AllocRequest::new(nowait, 0, 1)),
+        Err(AllocFailure::NoMemory { warn: false })
+    );
+    assert_eq!(
+        inst.zones[&(1, 0)].pcp[0].count,
+        62,
+        "GFP_NOWAIT never drains"
+    );
+    let kernel = Gfp(Gfp::KERNEL.0 | Gfp::THISNODE);
+    let (nid, _, path) = alloc(&mut inst, AllocRequest::new(kernel, 0, 1)).unwrap();
+    assert_eq!((nid, path), (1, AllocPath::Drained));
+    check_invariants(&inst);
+}
+
+/// Node 2 of 65536 pages whose fast path fails and whose min watermark
+/// only reserves can meet: one GFP_ATOMIC order-2 allocation reserves a
+/// highatomic pageblock (508 pages stay free in it).
+fn with_highatomic_reserve() -> Instance {
+    let mut inst = Instance::new(1);
+    inst.add_range(2, ZoneType::Normal, 0, N2, 65536).unwrap();
+    set_wmarks(&mut inst, 2, [65100, 70000, 70000]);
+    let atomic = Gfp(Gfp::ATOMIC.0 | Gfp::THISNODE);
+    let a = alloc_pages(&mut inst, &AllocRequest::new(atomic, 2, 2)).unwrap();
+    assert_eq!((a.pfn, a.path), (N2, AllocPath::Slow));
+    assert!(a.flags.highatomic && a.flags.non_block && a.flags.min_reserve);
+    let z = inst.zone(2, ZoneType::Normal);
+    assert_eq!((z.nr_reserved_highatomic, z.nr_free_highatomic), (512, 508));
+    inst
+}
+
+#[test]
+fn the_last_highatomic_block_goes_back_before_failing() {
+    let mut inst = with_highatomic_reserve();
+    // 65532 free, 508 of them reserved: GFP_KERNEL sees 65024 <= 65100.
+    // Unreserving without force keeps the last pageblock; the forced
+    // unreserve of should_reclaim_retry() gives it back.
+    let kernel = Gfp(Gfp::KERNEL.0 | Gfp::THISNODE);
+    let (nid, _, path) = alloc(&mut inst, AllocRequest::new(kernel, 0, 2)).unwrap();
+    assert_eq!((nid, path), (2, AllocPath::Forced));
+    let z = inst.zone(2, ZoneType::Normal);
+    assert_eq!((z.nr_reserved_highatomic, z.nr_free_highatomic), (0, 0));
+    assert_eq!(z.stat.highatomic_unreserved, 1);
+    // The pageblock went to the caller's type, unmovable.
+    assert_eq!(z.pageblock_counts(), [2, 126, 0, 0]);
+    check_invariants(&inst);
+}
+
+#[test]
+fn no_forced_unreserve_where_7_3_does_not_retry() {
+    let mut inst = with_highatomic_reserve();
+    let fails = Err(AllocFailure::NoMemory { warn: true });
+    let thisnode = Gfp::KERNEL.0 | Gfp::THISNODE;
+    // __GFP_NORETRY, and costly orders without __GFP_RETRY_MAYFAIL, give up
+    // after the drained pass.
+    let noretry = Gfp(thisnode | Gfp::NORETRY);
+    assert_eq!(alloc(&mut inst, AllocRequest::new(noretry, 0, 2)), fails);
+    assert_eq!(
+        alloc(&mut inst, AllocRequest::new(Gfp(thisnode), 4, 2)),
+        fails
+    );
+    // Compaction needs __GFP_IO: without it even RETRY_MAYFAIL gives up.
+    let noio = Gfp((thisnode | Gfp::RETRY_MAYFAIL) & !Gfp::IO);
+    assert_eq!(alloc(&mut inst, AllocRequest::new(noio, 4, 2)), fails);
+    assert_eq!(inst.zone(2, ZoneType::Normal).nr_reserved_highatomic, 512);
+    let mayfail = Gfp(thisnode | Gfp::RETRY_MAYFAIL);
+    let (_, _, path) = alloc(&mut inst, AllocRequest::new(mayfail, 4, 2)).unwrap();
+    assert_eq!(path, AllocPath::Forced);
+    assert_eq!(inst.zone(2, ZoneType::Normal).nr_reserved_highatomic, 0);
+    check_invariants(&inst);
+}
+
+#[test]
+fn highatomic_only_with_gfp_high_and_only_reserved_in_the_slow_path() {
+    let mut inst = with_highatomic_reserve();
+    // GFP_NOWAIT has no __GFP_HIGH: ALLOC_NON_BLOCK lets it count the
+    // reserved pages against the watermark, but without ALLOC_HIGHATOMIC it
+    // takes its own type (the unmovable half of the claimed order-10 block)
+    // rather than the reserve.
+    let nowait = Gfp(Gfp::NOWAIT.0 | Gfp::THISNODE);
+    let a = alloc_pages(&mut inst, &AllocRequest::new(nowait, 2, 2)).unwrap();
+    assert_eq!((a.pfn, a.path), (N2 + 512, AllocPath::Slow));
+    assert!(a.flags.non_block && !a.flags.highatomic);
+    // Without ALLOC_RESERVES the reserved pages do not count: 65024 free.
+    let nomemalloc = Gfp(nowait.0 | Gfp::NOMEMALLOC);
+    assert_eq!(
+        alloc(&mut inst, AllocRequest::new(nomemalloc, 2, 2)),
+        Err(AllocFailure::NoMemory { warn: false })
+    );
+    // That refilled the order-2 pcp list (15 blocks from N2 + 512). A
+    // GFP_ATOMIC order-2 request takes from a non-empty list as 7.3 does;
+    // ALLOC_HIGHATOMIC only stops a refill.
+    assert_eq!(inst.zones[&(2, 0)].pcp[0].count, 14 * 4);
+    let atomic = Gfp(Gfp::ATOMIC.0 | Gfp::THISNODE);
+    let a = alloc_pages(&mut inst, &AllocRequest::new(atomic, 2, 2)).unwrap();
+    assert_eq!((a.pfn, a.path), (N2 + 516, AllocPath::Slow));
+    let z = inst.zone(2, ZoneType::Normal);
+    assert_eq!(
+        (z.nr_reserved_highatomic, z.stat.highatomic_reserved),
+        (512, 1)
+    );
+    // With the marks low again, the fast path has ALLOC_HIGHATOMIC: with
+    // the order-1 list empty it skips the refill and splits the reserve's
+    // order-2 block, without reserving (not WMARK_MIN).
+    set_wmarks(&mut inst, 2, [0, 0, 0]);
+    let a = alloc_pages(&mut inst, &AllocRequest::new(atomic, 1, 2)).unwrap();
+    assert_eq!((a.pfn, a.path), (N2 + 4, AllocPath::Fast));
+    assert!(a.flags.highatomic && !a.flags.non_block);
+    assert_eq!(inst.zones[&(2, 0)].pcp[0].count, 13 * 4);
+    assert_eq!(inst.zone(2, ZoneType::Normal).stat.highatomic_reserved, 1);
+    check_invariants(&inst);
+}
+
+#[test]
+fn memalloc_is_a_pass_without_watermarks() {
+    let mut inst = three_nodes();
+    set_wmarks(&mut inst, 1, [5000, 5000, 5000]);
+    let thisnode = Gfp::KERNEL.0 | Gfp::THISNODE | Gfp::NOWARN;
+    let memalloc = Gfp(thisnode | Gfp::MEMALLOC);
+    let a = alloc_pages(&mut inst, &AllocRequest::new(memalloc, 0, 1)).unwrap();
+    assert_eq!((a.zone.nid, a.path), (1, AllocPath::Slow));
+    assert_eq!(a.flags.bits(), 0x4, "ALLOC_NO_WATERMARKS and nothing else");
+    let refused = Gfp(thisnode | Gfp::MEMALLOC | Gfp::NOMEMALLOC);
+    assert_eq!(
+        alloc(&mut inst, AllocRequest::new(refused, 0, 1)),
+        Err(AllocFailure::NoMemory { warn: false })
+    );
+    // Without THISNODE, the fallback node comes before ignoring watermarks.
+    let a = alloc_pages(
+        &mut inst,
+        &AllocRequest::new(Gfp(Gfp::KERNEL.0 | Gfp::MEMALLOC), 0, 1),
+    )
+    .unwrap();
+    assert_eq!((a.zone.nid, a.path), (3, AllocPath::Fast));
+}
+
+#[test]
+fn nofragment_retries_the_local_node_before_a_remote_one() {
+    use super::super::{
+        alloc_flags::{AllocFlags, Watermark},
+        migratetype::MigrateType,
+        page_alloc::{get_page_from_freelist, AllocContext},
+    };
+    let mut inst = three_nodes();
+    // Node 1's free memory: one movable order-3 block.
+    let mut out = Vec::new();
+    {
+        let z = &mut inst.zones.get_mut(&(1, 0)).unwrap().zone;
+        while let Some(p) = z.rmqueue_buddy(3, MigrateType::Movable, AllocFlags::DEFAULT) {
+            out.push(p);
+        }
+        let p = out.pop().unwrap();
+        z.free_pages(p, 3);
+    }
+    for &p in &out {
+        inst.allocated.insert(p, 3);
+    }
+    let ac = AllocContext {
+        nid: 1,
+        sel: AllocZonelist::Default,
+        thisnode: false,
+        nodemask: None,
+        highest_zoneidx: ZoneType::Normal,
+        migratetype: MigrateType::Unmovable,
+    };
+    assert_eq!(ac.preferred_zoneref(&inst).map(|z| z.nid), Some(1));
+    let flags = AllocFlags {
+        wmark: Watermark::None,
+        nofragment: true,
+        ..AllocFlags::DEFAULT
+    };
+    // ALLOC_NOFRAGMENT forbids the small claim on node 1; node 3 is remote,
+    // so the list is walked again without it, and node 1 serves.
+    let (z, pfn, f) = get_page_from_freelist(&mut inst, &ac, 0, flags).unwrap();
+    assert_eq!((z.nid, pfn, f.nofragment), (1, N1 + 4088, false));
+    inst.allocated.insert(pfn, 0);
+    check_invariants(&inst);
+    // A nodemask without node 1 makes node 3 the preferred zone.
+    let ac3 = AllocContext {
+        nodemask: Some(NodeMask(0b1100)),
+        ..ac
+    };
+    assert_eq!(ac3.preferred_zoneref(&inst).map(|z| z.nid), Some(3));
+    let (z, _, f) = get_page_from_freelist(&mut inst, &ac3, 0, flags).unwrap();
+    assert_eq!((z.nid, f.nofragment), (3, true));
 }

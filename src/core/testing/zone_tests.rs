@@ -342,3 +342,82 @@ fn zeroed_pcp_is_valid_and_empty() {
     assert_eq!((p.count, z.nr_free_pages), (0, 1024));
     check(z, &[]);
 }
+
+#[test]
+fn watermarks_are_each_zones_share_of_min_free_kbytes() {
+    let params = crate::zone::WmarkParams {
+        pages_min: 1000,
+        lowmem_pages: 8192,
+    };
+    // ZONE_NORMAL of 4096 pages: half the lowmem, so half of pages_min;
+    // the gap is a quarter of that share (more than 0.1% of the zone).
+    let mut z = zone(4096);
+    z.setup_per_zone_wmarks(params);
+    assert_eq!(z.watermark, [500, 625, 750]);
+    // ZONE_MOVABLE: min is 1/1024 of the zone clamped to 32..=128, the gap
+    // still comes from the share (250 / 4).
+    let mut m = Zone::new(1, ZoneType::Movable, VecStore::default());
+    m.add_range(BASE + 0x10000, 2048).unwrap();
+    m.setup_per_zone_wmarks(params);
+    assert_eq!(m.watermark, [32, 94, 156]);
+    m.add_range(BASE + 0x20000, 262144).unwrap();
+    assert_eq!(m.wmark_params, Some(params), "kept across a resize");
+    assert_eq!(m.watermark[0], 128);
+    // A large zone's gap is 0.1% of it when that is more than the quarter.
+    let mut big = zone(4096);
+    big.setup_per_zone_wmarks(crate::zone::WmarkParams {
+        pages_min: 4,
+        lowmem_pages: 4096,
+    });
+    assert_eq!(big.watermark, [4, 8, 12]);
+    // No lowmem at all (a lone ZONE_MOVABLE): no share, no division by
+    // zero; the gap is 0.1% of 1024 pages.
+    let mut lone = Zone::new(1, ZoneType::Movable, VecStore::default());
+    lone.add_range(BASE, 1024).unwrap();
+    assert_eq!(lone.watermark, [32, 33, 34]);
+    assert_eq!(crate::zone::calculate_min_free_kbytes(16384), 512);
+    assert_eq!(crate::zone::calculate_min_free_kbytes(0), 128);
+    assert_eq!(crate::zone::calculate_min_free_kbytes(1 << 40), 262_144);
+}
+
+/// Pageblock 0 of a 1024-page zone with an order-8 block and one page
+/// handed out and 255 pages free; pageblock 1 handed out whole.
+fn half_used_pageblock() -> (Zone<VecStore>, [Pfn; 3]) {
+    let mut z = zone(1024);
+    let a = z.rmqueue_smallest(8, MigrateType::Movable).unwrap();
+    let b = z.rmqueue_smallest(0, MigrateType::Movable).unwrap();
+    let c = z.rmqueue_smallest(9, MigrateType::Movable).unwrap();
+    assert_eq!([a, b, c], [BASE, BASE + 256, BASE + 512]);
+    assert_eq!(z.nr_free_pages, 255);
+    (z, [a, b, c])
+}
+
+#[test]
+fn claims_count_movable_pages_one_by_one() {
+    // 257 movable pages (every page of the order-8 block, and the single
+    // page): an unmovable request may not claim the pageblock
+    // (512 - 257 < 256) and steals instead.
+    let (mut z, [a, b, c]) = half_used_pageblock();
+    z.frames.lru.insert(a, 8);
+    z.frames.lru.insert(b, 0);
+    let mut mode = RmqueueMode::Normal;
+    let p = z
+        .rmqueue(0, MigrateType::Unmovable, AllocFlags::DEFAULT, &mut mode)
+        .unwrap();
+    assert_eq!((p, mode), (BASE + 257, RmqueueMode::Steal));
+    assert_eq!((z.stat.fallback_claim, z.stat.fallback_steal), (0, 1));
+    assert_eq!(z.pageblock_counts(), [0, 2, 0, 0]);
+    check(z, &[(a, 8), (b, 0), (c, 9), (p, 0)]);
+    // The single page is on a pcp list, not an LRU: 256 movable pages, and
+    // the claim goes ahead.
+    let (mut z, [a, b, c]) = half_used_pageblock();
+    z.frames.lru.insert(a, 8);
+    let mut mode = RmqueueMode::Normal;
+    let p = z
+        .rmqueue(0, MigrateType::Unmovable, AllocFlags::DEFAULT, &mut mode)
+        .unwrap();
+    assert_eq!((p, mode), (BASE + 257, RmqueueMode::Normal));
+    assert_eq!((z.stat.fallback_claim, z.stat.fallback_steal), (1, 0));
+    assert_eq!(z.pageblock_counts(), [1, 1, 0, 0]);
+    check(z, &[(a, 8), (b, 0), (c, 9), (p, 0)]);
+}
