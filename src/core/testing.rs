@@ -447,3 +447,12 @@ pub fn check_invariants(inst: &Instance) {
         );
     }
 }
+
+#[test]
+fn sort_by_key_is_stable() {
+    let mut v = [(3, 'a'), (1, 'b'), (3, 'c'), (0, 'd'), (1, 'e')];
+    super::sort_by_key(&mut v, |e| e.0);
+    assert_eq!(v, [(0, 'd'), (1, 'b'), (1, 'e'), (3, 'a'), (3, 'c')]);
+    let mut empty: [u8; 0] = [];
+    super::sort_by_key(&mut empty, |&e| e);
+}
