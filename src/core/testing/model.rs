@@ -103,6 +103,8 @@ pub struct MPcp {
     pub batch: u32,
     pub free_count: u32,
     pub alloc_factor: u32,
+    /// hit, miss, refill, drain (bulk frees), free.
+    pub stat: [u64; 5],
 }
 
 impl MPcp {
@@ -133,6 +135,9 @@ pub struct MZone {
     pub nr_reserved_ha: u64,
     pub wmark: [u64; 3],
     pub wmark_fail: u64,
+    /// Blocks out of the buddy, blocks into it, claims, steals, reserves,
+    /// unreserves.
+    pub stat: [u64; 6],
     pub pcp: Vec<MPcp>,
 }
 
@@ -148,6 +153,7 @@ impl MZone {
             nr_reserved_ha: 0,
             wmark: [0; 3],
             wmark_fail: 0,
+            stat: [0; 6],
             pcp: (0..nr_cpus).map(|_| MPcp::new()).collect(),
         }
     }
@@ -246,6 +252,7 @@ impl MZone {
             to_tail = self.is_free_head(higher ^ (1 << (order + 1)), order + 1);
         }
         self.add(pfn, order, mt, to_tail);
+        self.stat[1] += 1;
     }
 
     /// `free_one_page()` / `split_large_buddy()`
@@ -391,6 +398,7 @@ impl MZone {
                     Ok(f) => {
                         let p = *self.free[cur as usize][f].front()?;
                         if let Some(p) = self.try_claim(p, cur, order, mt, f, lru) {
+                            self.stat[2] += 1;
                             *mode = 0;
                             return Some(p);
                         }
@@ -409,6 +417,7 @@ impl MZone {
                     self.del(p);
                     self.expand(p, order, cur, f);
                     *mode = 2;
+                    self.stat[3] += 1;
                     return Some(p);
                 }
             }
@@ -436,6 +445,7 @@ impl MZone {
             self.set_pb_range(pfn, order, HIGHATOMIC);
             self.nr_reserved_ha += 1 << order;
         }
+        self.stat[4] += 1;
     }
 
     /// `unreserve_highatomic_pageblock()` for this zone.
@@ -456,6 +466,7 @@ impl MZone {
                 self.add(p, o, mt, true);
                 self.set_pb_range(p, o, mt);
             }
+            self.stat[5] += 1;
             return true;
         }
         false
@@ -496,6 +507,7 @@ impl MZone {
 
     /// `free_pcppages_bulk()`
     fn pcp_bulk(&mut self, cpu: usize, count: u32, pindex: usize) {
+        self.pcp[cpu].stat[3] += 1;
         let mut count = i64::from(count.min(self.pcp[cpu].count));
         let mut pi = pindex;
         let mut first = true;
@@ -831,7 +843,9 @@ impl Model {
             let pi = order as usize * 3 + mt;
             z.pcp[cpu].free_count >>= 1;
             let mut skip = false;
-            if z.pcp[cpu].lists[pi].is_empty() && !f.highatomic {
+            let empty = z.pcp[cpu].lists[pi].is_empty();
+            z.pcp[cpu].stat[if empty { 1 } else { 0 }] += 1;
+            if empty && !f.highatomic {
                 // nr_pcp_alloc()
                 let pcp = &mut z.pcp[cpu];
                 let (high, base) = (pcp.high, pcp.batch);
@@ -862,6 +876,7 @@ impl Model {
                     let Some(p) = z.rmqueue(order, mt, false, &mut mode, &lru) else {
                         break;
                     };
+                    z.stat[0] += 1;
                     if z.pcp[cpu].entries() == PCP_CAPACITY {
                         z.free_pages(p, order);
                         break;
@@ -870,6 +885,7 @@ impl Model {
                     n += 1;
                 }
                 z.pcp[cpu].count += n << order;
+                z.pcp[cpu].stat[2] += 1;
             } else if z.pcp[cpu].lists[pi].is_empty() {
                 skip = true;
             }
@@ -893,6 +909,7 @@ impl Model {
                 }
             }
             if let Some(p) = page {
+                z.stat[0] += 1;
                 if f.highatomic && f.wmark == 0 {
                     z.reserve_ha(p, order);
                 }
@@ -1108,6 +1125,7 @@ impl Model {
         let pcp = &mut z.pcp[cpu];
         pcp.lists[pi].push_front(pfn);
         pcp.count += 1 << order;
+        pcp.stat[4] += 1;
         if pcp.free_count < pcp.batch << PCP_SCALE_MAX {
             pcp.free_count += 1 << order;
         }

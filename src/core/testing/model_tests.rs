@@ -238,6 +238,21 @@ fn compare(inst: &Instance, m: &Model) -> Result<(), String> {
                 z.stat.watermark_fail, mz.wmark_fail
             )));
         }
+        let st = &z.stat;
+        let core_stat = [
+            st.rmqueue_blocks,
+            st.freed_blocks,
+            st.fallback_claim,
+            st.fallback_steal,
+            st.highatomic_reserved,
+            st.highatomic_unreserved,
+        ];
+        if core_stat != mz.stat {
+            return Err(ctx(&format!(
+                "stat (out, in, claim, steal, reserve, unreserve) {core_stat:?} vs {:?}",
+                mz.stat
+            )));
+        }
         for r in z.ranges() {
             let mut pb = r.start;
             while pb < r.end() {
@@ -261,11 +276,17 @@ fn compare(inst: &Instance, m: &Model) -> Result<(), String> {
                     )));
                 }
             }
-            let core = (p.count, p.free_count, p.alloc_factor);
-            let model = (mp.count, mp.free_count, mp.alloc_factor);
+            let s = &p.stat;
+            let core = (
+                p.count,
+                p.free_count,
+                p.alloc_factor,
+                [s.hit, s.miss, s.refill, s.drain, s.free],
+            );
+            let model = (mp.count, mp.free_count, mp.alloc_factor, mp.stat);
             if core != model {
                 return Err(ctx(&format!(
-                    "cpu {cpu} pcp count/free_count/alloc_factor {core:?} vs {model:?}"
+                    "cpu {cpu} pcp count/free_count/alloc_factor/stat {core:?} vs {model:?}"
                 )));
             }
         }

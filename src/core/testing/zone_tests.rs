@@ -421,3 +421,64 @@ fn claims_count_movable_pages_one_by_one() {
     assert_eq!(z.pageblock_counts(), [1, 1, 0, 0]);
     check(z, &[(a, 8), (b, 0), (c, 9), (p, 0)]);
 }
+
+#[test]
+fn names_and_small_accessors() {
+    let names: Vec<&str> = MigrateType::ALL.iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["Unmovable", "Movable", "Reclaimable", "HighAtomic"]);
+    assert_eq!(MigrateType::from_index(4), None);
+    assert_eq!(ZoneType::Normal.name(), "Normal");
+    assert_eq!(ZoneType::Movable.name(), "Movable");
+    let mut z = zone(1024);
+    assert_eq!(z.wmark_pages(Watermark::High), Some(z.watermark[2]));
+    assert_eq!(z.watermark, [64, 80, 96]);
+    assert_eq!(z.wmark_pages(Watermark::None), None);
+    assert!(z.spans(BASE + 1023) && !z.spans(BASE + 1024) && !z.spans(BASE - 1));
+    let movable = &z.free_area[10].free_list[MigrateType::Movable.index()];
+    assert_eq!((movable.first(), movable.last()), (Some(BASE), Some(BASE)));
+    let a = z.rmqueue_smallest(0, MigrateType::Movable).unwrap();
+    let movable = &z.free_area[9].free_list[MigrateType::Movable.index()];
+    assert_eq!(movable.last(), Some(BASE + 512));
+    assert!(z.free_area[10].free_list[0].last().is_none());
+    let mut p = PerCpuPages::new();
+    assert!(crate::pcp::free_pcp(
+        &mut p,
+        &mut z,
+        a,
+        0,
+        MigrateType::Movable,
+        false
+    ));
+    assert_eq!(
+        (
+            p.list_len(0, MigrateType::Movable),
+            p.list_len(0, MigrateType::Unmovable)
+        ),
+        (1, 0)
+    );
+    p.drain(&mut z);
+    check(z, &[]);
+}
+
+/// A store with only the required methods: the default answers.
+struct Bare;
+
+impl FrameStore for Bare {
+    fn get(&self, _pfn: Pfn) -> Option<&FrameMeta> {
+        None
+    }
+    fn get_mut(&mut self, _pfn: Pfn) -> Option<&mut FrameMeta> {
+        None
+    }
+    fn add_range(&mut self, _start: Pfn, _nr: u64) -> Result<(), CoreError> {
+        Ok(())
+    }
+    fn remove_range(&mut self, _start: Pfn) -> Result<(), CoreError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_store_that_cannot_see_users_has_no_movable_pages() {
+    assert!(!Bare.page_is_movable(BASE));
+}
