@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Property tests against the reference model (`check_invariants()` plus a
-//! shadow count of what is handed out), and the recorded fragmentation
-//! scenario.
+//! Property tests of the invariants (`check_invariants()` plus a shadow
+//! count of what is handed out) after every step, and the recorded
+//! fragmentation scenario. The comparison with a reference model is
+//! `model_tests.rs`.
 
 use super::super::{
     gfp::Gfp,
