@@ -111,18 +111,27 @@ impl AllocFlags {
         }
     }
 
+    /// The caller's public bits alone (`ac->alloc_flags`), on which each
+    /// pass builds its own policy bits.
+    const fn public(self) -> AllocFlags {
+        AllocFlags {
+            nolock: self.nolock,
+            no_codetag: self.no_codetag,
+            ..Self::DEFAULT
+        }
+    }
+
     /// `alloc_flags_slowpath()`: WMARK_MIN, `__GFP_HIGH` gives
     /// ALLOC_MIN_RESERVE, and [`alloc_flags_nonblocking`] adds
     /// ALLOC_NON_BLOCK and ALLOC_HIGHATOMIC. `__GFP_MEMALLOC` is not here:
     /// it is [`AllocFlags::reserve_flags`], a later pass.
     pub fn slow_path(self, gfp: Gfp, order: u32) -> AllocFlags {
+        let public = self.public();
         if self.nolock {
             // INVARIANT: alloc_pages_nolock() has no slow path and no reserves.
             return AllocFlags {
                 wmark: Watermark::Min,
-                nofragment: false,
-                highatomic: false,
-                ..self
+                ..public
             };
         }
         let nb = alloc_flags_nonblocking(gfp, order);
@@ -131,8 +140,7 @@ impl AllocFlags {
             min_reserve: gfp.has(Gfp::HIGH),
             non_block: nb.non_block,
             highatomic: nb.highatomic,
-            nofragment: false,
-            ..self
+            ..public
         }
     }
 
@@ -147,9 +155,7 @@ impl AllocFlags {
         }
         Some(AllocFlags {
             wmark: Watermark::None,
-            nolock: self.nolock,
-            no_codetag: self.no_codetag,
-            ..Self::DEFAULT
+            ..self.public()
         })
     }
 
