@@ -22,6 +22,7 @@
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -41,8 +42,6 @@ struct pn_tag {
 	u64 lineno;
 	int ready;		/* release-stored once the strings are in */
 	bool dead;		/* lost the cmpxchg: never bound to a site */
-	atomic64_t bytes;
-	atomic64_t calls;
 	atomic64_t failures;
 	atomic64_t fallbacks;
 	atomic64_t nolock;
@@ -50,7 +49,18 @@ struct pn_tag {
 	atomic_t inaccurate;
 };
 
+/*
+ * Bytes and calls change on every allocation and free: per-CPU, summed
+ * when read, as the kernel's struct alloc_tag_counters are.
+ */
+struct pn_counters {
+	s64 bytes;
+	s64 calls;
+};
+
 static struct pn_tag *pn_tags;
+static struct pn_counters __percpu *pn_ctr;
+/* Saturates at PN_MAX_TAGS + 1: it never wraps into live rows. */
 static atomic_t pn_nr_tags = ATOMIC_INIT(0);
 /* Bumped whenever a row appears: ALLOCINFO_IOC_CONTENT_ID. */
 static atomic64_t pn_content_id = ATOMIC64_INIT(1);
@@ -89,7 +99,10 @@ u32 pnalloc_tag_id(struct pnalloc_tag_site *site)
 	id = READ_ONCE(site->id);
 	if (id)
 		return id;
-	id = atomic_inc_return(&pn_nr_tags);
+	/* A full table answers 0 (not counted) for good. */
+	if (!atomic_add_unless(&pn_nr_tags, 1, PN_MAX_TAGS + 1))
+		return 0;
+	id = atomic_read(&pn_nr_tags);
 	if (id > PN_MAX_TAGS)
 		return 0;
 	t = &pn_tags[id - 1];
@@ -107,6 +120,21 @@ u32 pnalloc_tag_id(struct pnalloc_tag_site *site)
 	return old ? old : id;
 }
 
+static void pn_counts(struct pn_tag *t, s64 *bytes, s64 *calls)
+{
+	u32 i = t - pn_tags;
+	int cpu;
+
+	*bytes = *calls = 0;
+	for_each_possible_cpu(cpu) {
+		struct pn_counters *c = per_cpu_ptr(&pn_ctr[i], cpu);
+
+		*bytes += READ_ONCE(c->bytes);
+		*calls += READ_ONCE(c->calls);
+	}
+}
+
+/* this_cpu_*() are safe against interrupts and NMIs on this CPU. */
 void pnalloc_tag_event(u32 id, int event, u64 bytes)
 {
 	struct pn_tag *t = pn_tag_get(id);
@@ -115,12 +143,16 @@ void pnalloc_tag_event(u32 id, int event, u64 bytes)
 		return;
 	switch (event) {
 	case PNALLOC_TAG_ALLOC:
-		atomic64_add(bytes, &t->bytes);
-		atomic64_inc(&t->calls);
+		this_cpu_add(pn_ctr[id - 1].bytes, bytes);
+		this_cpu_inc(pn_ctr[id - 1].calls);
 		break;
 	case PNALLOC_TAG_FREE:
-		atomic64_sub(bytes, &t->bytes);
-		atomic64_dec(&t->calls);
+		this_cpu_sub(pn_ctr[id - 1].bytes, bytes);
+		this_cpu_dec(pn_ctr[id - 1].calls);
+		break;
+	case PNALLOC_TAG_SUB_BYTES:
+		/* A tail piece freed early: the head still holds the call. */
+		this_cpu_sub(pn_ctr[id - 1].bytes, bytes);
 		break;
 	case PNALLOC_TAG_FAIL:
 		atomic64_inc(&t->failures);
@@ -139,7 +171,7 @@ void pnalloc_tag_event(u32 id, int event, u64 bytes)
 		break;
 	case PNALLOC_TAG_SPLIT:
 		/* @bytes is the number of new pieces, each freed on its own. */
-		atomic64_add(bytes, &t->calls);
+		this_cpu_add(pn_ctr[id - 1].calls, bytes);
 		break;
 	}
 }
@@ -159,11 +191,12 @@ static int allocinfo_show(struct seq_file *m, void *v)
 	seq_puts(m, "#     <size>  <calls> <tag info>\n");
 	for (i = 1; i <= pn_tag_count(); i++) {
 		struct pn_tag *t = pn_tag_get(i);
+		s64 bytes, calls;
 
 		if (!t)
 			continue;
-		seq_printf(m, "%12lli %8llu ", (s64)atomic64_read(&t->bytes),
-			   (u64)atomic64_read(&t->calls));
+		pn_counts(t, &bytes, &calls);
+		seq_printf(m, "%12lli %8llu ", bytes, (u64)calls);
 		seq_printf(m, "%s:%llu [%s] func:%s", t->filename, t->lineno,
 			   t->modname, t->function);
 		if (atomic_read(&t->inaccurate))
@@ -209,8 +242,9 @@ static int allocinfo_release(struct inode *inode, struct file *file)
 
 static bool matches_filter(struct pn_tag *t, struct allocinfo_filter *f)
 {
-	s64 bytes = atomic64_read(&t->bytes);
+	s64 bytes, calls;
 
+	pn_counts(t, &bytes, &calls);
 	if (!f->mask)
 		return true;
 	if ((f->mask & ALLOCINFO_FILTER_MASK_MODNAME) &&
@@ -241,8 +275,11 @@ static void to_params(struct pn_tag *t, struct allocinfo_tag_data *d)
 	memcpy(d->tag.function, t->function, ALLOCINFO_STR_SIZE);
 	memcpy(d->tag.filename, t->filename, ALLOCINFO_STR_SIZE);
 	d->tag.lineno = t->lineno;
-	d->counter.bytes = atomic64_read(&t->bytes);
-	d->counter.calls = atomic64_read(&t->calls);
+	s64 bytes, calls;
+
+	pn_counts(t, &bytes, &calls);
+	d->counter.bytes = bytes;
+	d->counter.calls = calls;
 	d->counter.accurate = !atomic_read(&t->inaccurate);
 }
 
@@ -348,12 +385,13 @@ static int allocinfo_ext_show(struct seq_file *m, void *v)
 	seq_puts(m, "#     <size>  <calls> <failures> <fallbacks> <nolock> <notag> <tag info>\n");
 	for (i = 1; i <= pn_tag_count(); i++) {
 		struct pn_tag *t = pn_tag_get(i);
+		s64 bytes, calls;
 
 		if (!t)
 			continue;
+		pn_counts(t, &bytes, &calls);
 		seq_printf(m, "%12lli %8llu %10llu %11llu %8llu %7llu %s:%llu [%s] func:%s\n",
-			   (s64)atomic64_read(&t->bytes),
-			   (u64)atomic64_read(&t->calls),
+			   bytes, (u64)calls,
 			   (u64)atomic64_read(&t->failures),
 			   (u64)atomic64_read(&t->fallbacks),
 			   (u64)atomic64_read(&t->nolock),
@@ -369,12 +407,18 @@ int pnalloc_alloc_tag_init(void)
 	struct dentry *dir;
 
 	pn_tags = vzalloc(array_size(PN_MAX_TAGS, sizeof(*pn_tags)));
-	if (!pn_tags)
+	pn_ctr = __alloc_percpu(array_size(PN_MAX_TAGS, sizeof(*pn_ctr)),
+				__alignof__(*pn_ctr));
+	if (!pn_tags || !pn_ctr) {
+		pnalloc_alloc_tag_exit();
 		return -ENOMEM;
+	}
 	/* The directory the Rust side created. */
 	dir = debugfs_lookup("pnalloc", NULL);
-	if (IS_ERR_OR_NULL(dir))
+	if (IS_ERR_OR_NULL(dir)) {
+		pnalloc_alloc_tag_exit();
 		return -ENOENT;
+	}
 	pn_allocinfo = debugfs_create_file("allocinfo", 0400, dir, NULL,
 					   &allocinfo_fops);
 	pn_allocinfo_ext = debugfs_create_file("allocinfo_ext", 0400, dir, NULL,
@@ -390,13 +434,18 @@ void pnalloc_alloc_tag_exit(void)
 	pn_allocinfo = pn_allocinfo_ext = NULL;
 	vfree(pn_tags);
 	pn_tags = NULL;
+	free_percpu(pn_ctr);
+	pn_ctr = NULL;
 }
 
 /* For KUnit: the current counters of tag @id (0, 0 if there is none). */
 void pnalloc_tag_read(u32 id, s64 *bytes, u64 *calls)
 {
 	struct pn_tag *t = pn_tag_get(id);
+	s64 c = 0;
 
-	*bytes = t ? atomic64_read(&t->bytes) : 0;
-	*calls = t ? atomic64_read(&t->calls) : 0;
+	*bytes = 0;
+	if (t)
+		pn_counts(t, bytes, &c);
+	*calls = c;
 }

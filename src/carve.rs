@@ -10,14 +10,22 @@
 //! 2. remove the blocks as ACPI added them (`offline_and_remove_memory()`);
 //! 3. add them back driver-managed and online into ZONE_NORMAL
 //!    (`__add_memory_driver_managed(.., MMOP_ONLINE_KERNEL)`) while the online
-//!    page callback keeps every page of the window (PageOffline, refcount 1)
-//!    instead of freeing it to the buddy;
-//! 4. give the range to the core, which puts it on its free lists.
+//!    page callback keeps every page of the window, frozen (refcount 0, no
+//!    page type) as a free buddy page is, instead of freeing it to the buddy;
+//!    every block must have come online;
+//! 4. give the range to the core, which puts it on its free lists, publish
+//!    the node in the zonelists, and take one module reference for the
+//!    range: rmmod is refused while anything is claimed, so unload never
+//!    has to release memory and can never fail half-way.
 //!
 //! A release runs it backwards, and only when the core says every page of
-//! the range is free: the memory notifier drops the onlining references so
-//! offlining succeeds, and `add_memory()` gives the blocks back offline, as
-//! they were before the claim. Any failure on the way is undone.
+//! the range is free: the memory notifier marks the frames PageOffline so
+//! offlining succeeds. If offlining fails, the range goes back to the core
+//! (blocks that were offlined already come back online frozen, through the
+//! same callback). Once the memory is removed it is no longer pnalloc's: the
+//! node is unregistered when it has no range left, and only then does
+//! `add_memory()` give the blocks back offline, as they were before the
+//! claim, so no auto-online policy can online them into a private node.
 
 use kernel::{
     new_mutex,
@@ -115,15 +123,29 @@ impl Carve {
         let added = mm_sys::add_private_memory(nid, start_pfn, nr_pages);
         mm_sys::set_window(0, 0, false);
         if let Err(e) = added {
+            let e = undo_node(e);
             let _ = mm_sys::add_memory_back(nid, start_pfn, nr_pages);
-            return Err(undo_node(e));
+            return Err(e);
+        }
+        // A block that did not come online has no initialised memmap: it
+        // must never reach the free lists.
+        let mut online = 0u64;
+        mm_sys::for_each_memory_block(|b| {
+            if b.start_pfn >= start_pfn && b.start_pfn < end && b.online {
+                online += b.nr_pages;
+            }
+            Ok(())
+        })?;
+        if online != nr_pages {
+            let _ = self.unplug(nid, start_pfn, nr_pages, new_node);
+            return Err(EIO);
         }
 
         let mirror = match nz.mirror.publish(mirror) {
             Ok(m) => m,
             Err(e) => {
-                let _ = self.unplug(nid, start_pfn, nr_pages);
-                return Err(undo_node(e));
+                let _ = self.unplug(nid, start_pfn, nr_pages, new_node);
+                return Err(e);
             }
         };
         let retired = {
@@ -137,12 +159,11 @@ impl Carve {
             nz.mirror.unpublish(start_pfn);
             // The core refused (cannot happen after the checks above): give
             // the memory back rather than leave it online and unowned.
-            let _ = self.unplug(nid, start_pfn, nr_pages);
-            return Err(undo_node(e.into()));
+            let _ = self.unplug(nid, start_pfn, nr_pages, new_node);
+            return Err(e.into());
         }
-        {
-            // A node claimed again keeps the owner it was given.
-            let mut topo = inst.topo.lock();
+        // A node claimed again keeps the owner it was given.
+        let published = inst.zonelists.update(|topo| {
             let owner = topo.node(nid).map_or(0, |d| d.owner);
             topo.set_node(
                 nid,
@@ -151,15 +172,26 @@ impl Carve {
                     populated: 1,
                 }),
             );
+            Ok(())
+        });
+        if let Err(e) = published {
+            let (_, meta) = {
+                let mut z = nz.zone.lock();
+                let r = z.remove_range(start_pfn);
+                (r, z.frames.take_retired())
+            };
+            drop(meta);
+            nz.mirror.unpublish(start_pfn);
+            let _ = self.unplug(nid, start_pfn, nr_pages, new_node);
+            return Err(e);
         }
-        claimed.push(
-            Claimed {
-                nid,
-                start_pfn,
-                nr_pages,
-            },
-            GFP_KERNEL,
-        )?;
+        // Capacity was reserved above: this push cannot fail.
+        let _ = claimed.push_within_capacity(Claimed {
+            nid,
+            start_pfn,
+            nr_pages,
+        });
+        mm_sys::module_get();
         pr_info!(
             "node {} claimed pfn {:#x}-{:#x} ({} MiB)\n",
             nid,
@@ -237,13 +269,39 @@ impl Carve {
         Ok(n)
     }
 
-    /// Offlines, removes and re-adds as ordinary offline memory.
-    fn unplug(&self, nid: i32, start_pfn: Pfn, nr_pages: u64) -> Result {
+    /// Offlines and removes a range whose frames are all free and off the
+    /// core's lists. On failure the range is still online and pnalloc's
+    /// (every frame frozen, as the online callback keeps re-onlined ones).
+    fn offline_and_remove(start_pfn: Pfn, nr_pages: u64) -> Result {
         mm_sys::set_window(start_pfn, nr_pages, true);
         let r = mm_sys::remove_memory(start_pfn, nr_pages);
         mm_sys::set_window(0, 0, false);
-        r?;
-        mm_sys::add_memory_back(nid, start_pfn, nr_pages)
+        r
+    }
+
+    /// Gives removed memory back to the kernel as ordinary offline memory,
+    /// after unregistering the node if pnalloc has nothing else there.
+    fn give_back(nid: i32, start_pfn: Pfn, nr_pages: u64, unregister: bool) {
+        if unregister {
+            if let Err(e) = mm_sys::node_unregister(nid) {
+                pr_warn!("node {} stays private: {:?}\n", nid, e);
+            }
+        }
+        if let Err(e) = mm_sys::add_memory_back(nid, start_pfn, nr_pages) {
+            pr_warn!(
+                "pfn {:#x}-{:#x} stays removed: {:?}\n",
+                start_pfn,
+                start_pfn + nr_pages - 1,
+                e
+            );
+        }
+    }
+
+    /// Undoes a claim that failed after its memory was onlined.
+    fn unplug(&self, nid: i32, start_pfn: Pfn, nr_pages: u64, unregister: bool) -> Result {
+        Self::offline_and_remove(start_pfn, nr_pages)?;
+        Self::give_back(nid, start_pfn, nr_pages, unregister);
+        Ok(())
     }
 
     /// Releases the claimed range that starts at `start_pfn`. `ENOENT` if
@@ -268,25 +326,34 @@ impl Carve {
             (r, z.frames.take_retired())
         };
         r?;
-        if let Err(e) = self.unplug(c.nid, c.start_pfn, c.nr_pages) {
+        if let Err(e) = Self::offline_and_remove(c.start_pfn, c.nr_pages) {
             // Could not offline: the range stays ours, back on the lists.
             if let Some((meta, mirror)) = meta {
                 let mut z = nz.zone.lock();
                 z.frames.stage(c.start_pfn, meta, mirror);
-                let _ = z.add_range(c.start_pfn, c.nr_pages);
+                if z.add_range(c.start_pfn, c.nr_pages).is_err() {
+                    // Cannot happen (it was there a moment ago); the
+                    // range stays claimed, its frames off every list.
+                    pr_err!("pfn {:#x}: range lost from the free lists\n", c.start_pfn);
+                }
             }
             return Err(e);
         }
+        // The memory is gone: from here on the range is no longer ours.
         drop(meta);
         nz.mirror.unpublish(c.start_pfn);
         let _ = claimed.remove(i);
         let node_empty = !claimed.iter().any(|x| x.nid == c.nid);
         if node_empty {
-            inst.topo.lock().set_node(c.nid, None);
-            if let Err(e) = mm_sys::node_unregister(c.nid) {
-                pr_warn!("node {} stays private: {:?}\n", c.nid, e);
-            }
+            // Cannot fail for lack of memory in a way that matters: a stale
+            // zonelist entry only leads to an empty zone.
+            let _ = inst.zonelists.update(|topo| {
+                topo.set_node(c.nid, None);
+                Ok(())
+            });
         }
+        Self::give_back(c.nid, c.start_pfn, c.nr_pages, node_empty);
+        mm_sys::module_put();
         pr_info!(
             "node {} released pfn {:#x}-{:#x}\n",
             c.nid,
@@ -296,17 +363,16 @@ impl Carve {
         Ok(())
     }
 
-    /// Releases everything (module unload: no page is out by then).
-    pub(crate) fn release_all(&self, inst: &Instance) {
+    /// Releases every claimed range, the last claimed first; stops at the
+    /// first that cannot be released (its error is returned, the ranges
+    /// before it stay claimed).
+    pub(crate) fn release_all(&self, inst: &Instance) -> Result {
         loop {
             let next = self.claimed.lock().last().map(|c| c.start_pfn);
             let Some(start) = next else {
-                break;
+                return Ok(());
             };
-            if let Err(e) = self.release(inst, start) {
-                pr_err!("cannot release pfn {:#x}: {:?}\n", start, e);
-                break;
-            }
+            self.release(inst, start)?;
         }
     }
 
@@ -314,10 +380,11 @@ impl Carve {
     /// never falls back across owners. `ENOENT` if `nid` is not claimed.
     pub(crate) fn set_owner(&self, inst: &Instance, nid: i32, owner: u32) -> Result {
         let _claimed = self.claimed.lock();
-        let mut topo = inst.topo.lock();
-        let desc = topo.node(nid).ok_or(ENOENT)?;
-        topo.set_node(nid, Some(NodeDesc { owner, ..desc }));
-        Ok(())
+        inst.zonelists.update(|topo| {
+            let desc = topo.node(nid).ok_or(ENOENT)?;
+            topo.set_node(nid, Some(NodeDesc { owner, ..desc }));
+            Ok(())
+        })
     }
 
     /// A copy of the claimed ranges, for debugfs.

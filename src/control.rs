@@ -9,6 +9,9 @@
 //! - `claim <nid>`: every offline memory block of node `nid`;
 //! - `claim <nid> <start> <size>`: physical range in bytes, whole memory blocks;
 //! - `release <start>`: the claimed range starting at physical `start`;
+//! - `release all`: every claimed range, last claimed first (stops at the
+//!   first that cannot be released); rmmod is refused until nothing is
+//!   claimed, since each claimed range holds a module reference;
 //! - `owner <nid> <owner>`: which owner (device) a claimed node belongs to;
 //!   `ALLOC_ZONELIST_PRIVATE` stays within the preferred node's owner;
 //! - `drain`: every CPU's pcp lists back to the buddy (`drain_all_pages()`),
@@ -123,6 +126,7 @@ pub(crate) fn control_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Res
             let (start, nr) = (parse_pages(start)?, parse_pages(size)?);
             s.carve.claim(&s.inst, nid, start, nr)
         }
+        ["release", "all"] => s.carve.release_all(&s.inst),
         ["release", start] => s.carve.release(&s.inst, parse_pages(start)?),
         ["owner", nid, owner] => {
             let nid = parse_nid(nid)?;

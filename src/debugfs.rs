@@ -100,10 +100,8 @@ fn nodes_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         }
         let owner = s
             .inst
-            .topo
-            .lock()
-            .node(nid)
-            .map_or(-1, |d| i64::from(d.owner));
+            .zonelists
+            .read(|topo| topo.node(nid).map_or(-1, |d| i64::from(d.owner)));
         writeln!(
             f,
             "node {nid} online={} memory={} normal={} cpu={} private={} owner={} start_pfn={} present_pages={} spanned_pages={}",
@@ -310,18 +308,8 @@ fn zoneinfo_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             Ok(())
         },
     )?;
-    writeln!(
-        f,
-        "outstanding_blocks {}",
-        s.inst
-            .outstanding
-            .load(::core::sync::atomic::Ordering::Relaxed)
-    )?;
-    writeln!(
-        f,
-        "alloc_failures {}",
-        s.inst
-            .failures
-            .load(::core::sync::atomic::Ordering::Relaxed)
-    )
+    writeln!(f, "outstanding_pages {}", s.inst.outstanding())?;
+    writeln!(f, "alloc_failures {}", s.inst.failures())?;
+    writeln!(f, "bad_frees {}", s.inst.bad_frees())?;
+    writeln!(f, "bad_pages {}", s.inst.bad_pages())
 }

@@ -12,6 +12,7 @@ use ::core::sync::atomic::{
     AtomicU32,
     AtomicU64,
     AtomicU8,
+    AtomicUsize,
     Ordering, //
 };
 
@@ -32,14 +33,69 @@ use crate::core::{
 /// `get_pfnblock_migratetype()`. Written under the zone lock through
 /// [`FrameStore::pageblock_changed`].
 ///
-/// It also holds, per page, the allocinfo tag id the page was charged to
-/// (4 bytes per page, 0.1%), read and written without locks because frees
-/// arrive from any context, NMI included.
+/// It also holds, per page, whether the page heads a block that is handed
+/// out, the block's order and the allocinfo tag id it was charged to (4
+/// bytes per page, 0.1%), read and written without locks because frees
+/// arrive from any context, NMI included. This is what lets a free be
+/// checked before it touches a list: a block that was not handed out, or
+/// not with that order, is refused.
 pub(crate) struct RangeMirror {
     start: Pfn,
     nr: u64,
     types: KVVec<AtomicU8>,
-    tags: KVVec<AtomicU32>,
+    state: KVVec<AtomicU32>,
+}
+
+/// [`RangeMirror::state`] bits: the head of a block handed out ...
+const ALLOCATED: u32 = 1 << 31;
+/// ... its order ...
+const ORDER_SHIFT: u32 = 24;
+const ORDER_MASK: u32 = 0xf << ORDER_SHIFT;
+/// ... and the tag it is charged to (0: none).
+const TAG_MASK: u32 = (1 << ORDER_SHIFT) - 1;
+
+const fn allocated(order: u32, tag: u32) -> u32 {
+    ALLOCATED | (order << ORDER_SHIFT) | (tag & TAG_MASK)
+}
+
+const fn state_order(s: u32) -> u32 {
+    (s & ORDER_MASK) >> ORDER_SHIFT
+}
+
+/// What a valid free returns.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FreedBlock {
+    /// A whole block handed out (or one page of a split one).
+    Block {
+        /// The tag it was charged to.
+        tag: u32,
+    },
+    /// The upper half of a non-compound block whose head is still
+    /// referenced: `___free_pages()` frees the tail pieces one by one.
+    TailPiece {
+        /// The head's tag.
+        tag: u32,
+    },
+}
+
+/// Why a free was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadFree {
+    NotOwned,
+    Misaligned,
+    NotAllocated,
+    WrongOrder,
+}
+
+impl BadFree {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BadFree::NotOwned => "outside every claimed range",
+            BadFree::Misaligned => "not aligned to its order",
+            BadFree::NotAllocated => "not handed out (double free?)",
+            BadFree::WrongOrder => "freed with another order than allocated",
+        }
+    }
 }
 
 impl RangeMirror {
@@ -50,26 +106,26 @@ impl RangeMirror {
             types.push(AtomicU8::new(MigrateType::Movable as u8), GFP_KERNEL)?;
         }
         let pages = usize::try_from(nr).map_err(|_| ERANGE)?;
-        let mut tags = KVVec::with_capacity(pages, GFP_KERNEL)?;
+        let mut state = KVVec::with_capacity(pages, GFP_KERNEL)?;
         for _ in 0..pages {
-            tags.push(AtomicU32::new(0), GFP_KERNEL)?;
+            state.push(AtomicU32::new(0), GFP_KERNEL)?;
         }
         Ok(KBox::new(
             RangeMirror {
                 start,
                 nr,
                 types,
-                tags,
+                state,
             },
             GFP_KERNEL,
         )?)
     }
 
-    fn tag(&self, pfn: Pfn) -> Option<&AtomicU32> {
+    fn state(&self, pfn: Pfn) -> Option<&AtomicU32> {
         if pfn < self.start {
             return None;
         }
-        self.tags.get(usize::try_from(pfn - self.start).ok()?)
+        self.state.get(usize::try_from(pfn - self.start).ok()?)
     }
 
     fn slot(&self, pfn: Pfn) -> Option<&AtomicU8> {
@@ -93,6 +149,9 @@ impl RangeMirror {
 pub(crate) struct MirrorIndex {
     slots: [AtomicPtr<RangeMirror>; MAX_RANGES],
     starts: [AtomicU64; MAX_RANGES],
+    /// One past the highest slot ever published: lookups scan only these
+    /// (one or two ranges per node in practice), not all `MAX_RANGES`.
+    used: AtomicUsize,
     #[pin]
     owned: kernel::sync::Mutex<KVec<KBox<RangeMirror>>>,
 }
@@ -102,6 +161,7 @@ impl MirrorIndex {
         pin_init!(MirrorIndex {
             slots: [const { AtomicPtr::new(::core::ptr::null_mut()) }; MAX_RANGES],
             starts: [const { AtomicU64::new(0) }; MAX_RANGES],
+            used: AtomicUsize::new(0),
             owned <- kernel::new_mutex!(KVec::new()),
         })
     }
@@ -123,6 +183,7 @@ impl MirrorIndex {
             .ok_or(ENOMEM)?;
         self.starts[i].store(start, Ordering::Relaxed);
         self.slots[i].store(p.cast_mut(), Ordering::Release);
+        self.used.fetch_max(i + 1, Ordering::Release);
         Ok(p)
     }
 
@@ -137,7 +198,8 @@ impl MirrorIndex {
     }
 
     fn mirror_of(&self, pfn: Pfn) -> Option<&RangeMirror> {
-        self.slots.iter().find_map(|slot| {
+        let used = self.used.load(Ordering::Acquire);
+        self.slots.iter().take(used).find_map(|slot| {
             let p = slot.load(Ordering::Acquire);
             // SAFETY: by the invariant a non-null `p` points to a live mirror.
             let m = unsafe { p.as_ref() }?;
@@ -145,30 +207,76 @@ impl MirrorIndex {
         })
     }
 
-    /// Records that `pfn` was charged to allocinfo tag `id`.
-    pub(crate) fn set_tag(&self, pfn: Pfn, id: u32) {
-        if let Some(t) = self.mirror_of(pfn).and_then(|m| m.tag(pfn)) {
-            t.store(id, Ordering::Relaxed);
+    /// Records that the block at `pfn` of `order` is handed out, charged
+    /// to tag `tag` (0: none).
+    pub(crate) fn set_allocated(&self, pfn: Pfn, order: u32, tag: u32) {
+        if let Some(st) = self.mirror_of(pfn).and_then(|m| m.state(pfn)) {
+            st.store(allocated(order, tag), Ordering::Release);
         }
     }
 
-    /// The tag `pfn` was charged to, cleared (0: none).
-    pub(crate) fn take_tag(&self, pfn: Pfn) -> u32 {
-        self.mirror_of(pfn)
-            .and_then(|m| m.tag(pfn))
-            .map_or(0, |t| t.swap(0, Ordering::Relaxed))
+    /// Checks a free of the block at `pfn` of `order` and marks it no
+    /// longer handed out. Two frees of one block race on one atomic: only
+    /// one of them can succeed.
+    pub(crate) fn take_allocated(&self, pfn: Pfn, order: u32) -> Result<FreedBlock, BadFree> {
+        let nr = 1u64 << order;
+        if pfn & (nr - 1) != 0 {
+            return Err(BadFree::Misaligned);
+        }
+        let m = self.mirror_of(pfn).ok_or(BadFree::NotOwned)?;
+        if pfn - m.start + nr > m.nr {
+            return Err(BadFree::NotOwned);
+        }
+        let st = m.state(pfn).ok_or(BadFree::NotOwned)?;
+        let s = st.load(Ordering::Acquire);
+        if s & ALLOCATED != 0 {
+            if state_order(s) != order {
+                return Err(BadFree::WrongOrder);
+            }
+            return st
+                .compare_exchange(s, 0, Ordering::AcqRel, Ordering::Acquire)
+                .map(|_| FreedBlock::Block { tag: s & TAG_MASK })
+                .map_err(|_| BadFree::NotAllocated);
+        }
+        // ___free_pages() with the head still referenced frees the upper
+        // half of order `n - 1`, then of `n - 2`, ...: each piece sits right
+        // after a head whose recorded order is one more, and shrinks it.
+        let head = pfn.checked_sub(nr).ok_or(BadFree::NotAllocated)?;
+        if head & ((nr << 1) - 1) != 0 {
+            return Err(BadFree::NotAllocated);
+        }
+        let hs = m.state(head).ok_or(BadFree::NotAllocated)?;
+        let h = hs.load(Ordering::Acquire);
+        if h & ALLOCATED == 0 || state_order(h) != order + 1 {
+            return Err(BadFree::NotAllocated);
+        }
+        hs.compare_exchange(h, allocated(order, h), Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| FreedBlock::TailPiece { tag: h & TAG_MASK })
+            .map_err(|_| BadFree::NotAllocated)
     }
 
-    /// The tag `pfn` was charged to (0: none).
-    pub(crate) fn tag(&self, pfn: Pfn) -> u32 {
-        self.mirror_of(pfn)
-            .and_then(|m| m.tag(pfn))
-            .map_or(0, |t| t.load(Ordering::Relaxed))
+    /// `split_page()`: the block at `pfn` of `order` becomes `1 << order`
+    /// order-0 blocks, each charged to the head's tag. Returns that tag if
+    /// the block was handed out and charged to one.
+    pub(crate) fn split(&self, pfn: Pfn, order: u32) -> Option<u32> {
+        let m = self.mirror_of(pfn)?;
+        let s = m.state(pfn)?.load(Ordering::Acquire);
+        if s & ALLOCATED == 0 || state_order(s) != order {
+            return None;
+        }
+        let tag = s & TAG_MASK;
+        for i in 0..(1u64 << order) {
+            if let Some(st) = m.state(pfn + i) {
+                st.store(allocated(0, tag), Ordering::Release);
+            }
+        }
+        (tag != 0).then_some(tag)
     }
 
     /// The pageblock type of `pfn`, read without the zone lock.
     pub(crate) fn pageblock_mt(&self, pfn: Pfn) -> MigrateType {
-        for slot in &self.slots {
+        let used = self.used.load(Ordering::Acquire);
+        for slot in self.slots.iter().take(used) {
             let p = slot.load(Ordering::Acquire);
             if p.is_null() {
                 continue;

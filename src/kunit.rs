@@ -10,6 +10,8 @@
 //! - `pnalloc_entry`: the entry points on the instance the module just
 //!   carved (the test kernel boots with two DIMM nodes); every test gives
 //!   back all it takes.
+//! - `pnalloc_contract`: pages leave pnalloc as they leave the buddy, free
+//!   frames are frozen, bad frees are refused, allocinfo stays exact.
 
 use kernel::prelude::*;
 
@@ -168,9 +170,7 @@ mod entry {
     }
 
     fn outstanding() -> u64 {
-        node::instance().map_or(u64::MAX, |i| {
-            i.outstanding.load(::core::sync::atomic::Ordering::Relaxed)
-        })
+        node::instance().map_or(u64::MAX, |i| i.outstanding())
     }
 
     #[test]
@@ -318,6 +318,184 @@ mod entry {
             assert_eq!(mm_sys::tag_read(id), (16384 - 4096 * (i as i64 + 1), 3 - i));
         }
         assert_eq!(outstanding(), 0);
+        Ok(())
+    }
+}
+
+/// The kernel's page contract on the carved nodes: pages leave pnalloc as
+/// they leave the buddy and free frames are what buddy pages are. These
+/// cases are meant to run on the test kernel's debug options
+/// (`debug_pagealloc=on`, KASAN, `init_on_alloc=1`, page poisoning,
+/// page_owner): a page handed out without `post_alloc_hook()` faults,
+/// reports, or keeps its old contents there.
+#[kunit_tests(pnalloc_contract)]
+mod contract {
+    use kernel::{ffi::c_void, prelude::*};
+
+    use crate::{
+        api::Pages,
+        core::{gfp::Gfp, Pfn, MAX_PAGE_ORDER},
+        mm_sys::{self, tag_site, FreeHow},
+        node,
+    };
+
+    fn first_private_node() -> i32 {
+        (0..mm_sys::nr_node_ids())
+            .find(|&nid| mm_sys::node_info(nid).is_ok_and(|n| n.is_private != 0))
+            .unwrap_or(-1)
+    }
+
+    #[test]
+    fn recycled_blocks_of_every_order_are_mapped_and_unpoisoned() -> Result {
+        let nid = first_private_node();
+        for order in 0..=MAX_PAGE_ORDER {
+            // The second round gets blocks the first one freed: freed
+            // through __free_pages_prepare() (unmapped, KASAN-poisoned,
+            // page-poisoned), so a missing post_alloc_hook() faults here.
+            for round in 0..2u64 {
+                let p = Pages::alloc_node(tag_site!(), nid, Gfp::KERNEL, order)?;
+                let seed = 0x5eed_0000 + (u64::from(order) << 8) + round + 1;
+                // SAFETY: the handle owns the block.
+                unsafe {
+                    assert!(mm_sys::pattern(p.pfn(), 1 << order, seed, false));
+                    assert!(mm_sys::pattern(p.pfn(), 1 << order, seed, true));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn init_on_alloc_zeroes_dirtied_recycled_pages() -> Result {
+        let nid = first_private_node();
+        // The test kernel boots with init_on_alloc=1; without it this case
+        // would prove nothing, so it is a failure, not a skip.
+        assert!(mm_sys::init_on_alloc());
+        let mut held = KVec::new();
+        for _ in 0..16 {
+            let p = Pages::alloc_node(tag_site!(), nid, Gfp::KERNEL, 0)?;
+            // SAFETY: the handle owns the page.
+            unsafe { mm_sys::pattern(p.pfn(), 1, 0xd1d7_d1d7, false) };
+            held.push(p, GFP_KERNEL)?;
+        }
+        drop(held);
+        // This CPU's pcp list hands the same pages back (LIFO); whichever
+        // pages come, none may show another user's data.
+        for _ in 0..16 {
+            let p = Pages::alloc_node(tag_site!(), nid, Gfp::KERNEL, 0)?;
+            // SAFETY: the handle owns the page.
+            assert!(unsafe { mm_sys::pattern(p.pfn(), 1, 0, true) });
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn free_frames_are_frozen() -> Result {
+        let nid = first_private_node();
+        let inst = node::instance().ok_or(ENODEV)?;
+        // A frame just freed sits on this CPU's pcp list.
+        let (pfn, _) = Pages::alloc_node(tag_site!(), nid, Gfp::KERNEL, 0)?.into_raw();
+        // SAFETY: the reference is ours.
+        unsafe { mm_sys::free_as(pfn, 0, FreeHow::Pages) };
+        assert_eq!(mm_sys::page_state(pfn), (false, 0, nid));
+        assert!(!mm_sys::try_get_page(pfn));
+        // Frames on the buddy's lists: the head of every free block.
+        let nz = inst.node_zone(nid)?;
+        let heads: KVec<Pfn> = {
+            let z = nz.zone.lock();
+            let mut v = KVec::new();
+            for r in z.ranges() {
+                let mut pfn = r.start;
+                while pfn < r.start + r.nr && v.len() < 64 {
+                    if let Some(f) = z.frame(pfn) {
+                        if f.buddy {
+                            v.push(pfn, GFP_ATOMIC)?;
+                            pfn += 1 << f.order;
+                            continue;
+                        }
+                    }
+                    pfn += 1;
+                }
+            }
+            v
+        };
+        assert!(!heads.is_empty());
+        for &pfn in heads.iter() {
+            assert_eq!(mm_sys::page_state(pfn), (false, 0, nid));
+            assert!(!mm_sys::try_get_page(pfn));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn forged_frees_are_refused_counted_and_change_nothing() -> Result {
+        let nid = first_private_node();
+        let inst = node::instance().ok_or(ENODEV)?;
+        let nz = inst.node_zone(nid)?;
+        let p = Pages::alloc_node(tag_site!(), nid, Gfp::KERNEL, 1)?;
+        nz.drain_all_pages();
+        let before = (inst.bad_frees(), nz.zone.lock().nr_free_pages, inst.outstanding());
+        // A frame that is free (the second page of nothing handed out
+        // after `p`'s block), the block with the wrong order, misaligned,
+        // and a kernel page that is not pnalloc's at all.
+        let free_pfn = p.pfn() + 2;
+        node::free_from_kernel(free_pfn, 0);
+        node::free_from_kernel(p.pfn(), 0);
+        node::free_from_kernel(p.pfn() + 1, 1);
+        let kernel_page = KBox::new([0u8; 64], GFP_KERNEL)?;
+        let kpfn = mm_sys::virt_to_pfn(::core::ptr::from_ref(&*kernel_page) as usize);
+        node::free_from_kernel(kpfn, 0);
+        let after = (inst.bad_frees(), nz.zone.lock().nr_free_pages, inst.outstanding());
+        assert_eq!(after, (before.0 + 4, before.1, before.2));
+        drop(p);
+        assert_eq!(inst.outstanding(), before.2 - 2);
+        Ok(())
+    }
+
+    #[test]
+    fn bulk_returns_the_populated_prefix() -> Result {
+        let nid = first_private_node();
+        let filled = ::core::ptr::NonNull::<c_void>::dangling().as_ptr();
+        let null = ::core::ptr::null_mut();
+        // __GFP_DMA32 is refused on private nodes: every allocation fails,
+        // so the answer is the index of the first NULL slot, not the count
+        // of populated slots (which would be 2).
+        let mut slots = [filled, null, filled];
+        assert_eq!(mm_sys::bulk_raw(Gfp::DMA32, nid, &mut slots), 1);
+        assert!(slots[1].is_null());
+        // Pre-populated slots are skipped and counted; NULL ones filled.
+        let mut slots = [null, filled, null];
+        assert_eq!(mm_sys::bulk_raw(Gfp::KERNEL.0, nid, &mut slots), 3);
+        for i in [0, 2] {
+            let pfn = mm_sys::page_pfn(slots[i]).ok_or(ENOMEM)?;
+            // SAFETY: the bulk call gave us this page's reference.
+            unsafe { mm_sys::free_as(pfn, 0, FreeHow::Pages) };
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn allocinfo_is_exact_after_tail_frees_and_splits() -> Result {
+        let nid = first_private_node();
+        let inst = node::instance().ok_or(ENODEV)?;
+        let (out0, bad0) = (inst.outstanding(), inst.bad_frees());
+        let site = tag_site!();
+        let id = mm_sys::tag_id(site);
+        // A non-compound order-2 block with a second reference on its head:
+        // __free_pages() frees the tail pieces (order 1, then order 0) at
+        // once and the head when the other reference goes.
+        let (pfn, order) = Pages::alloc_node(site, nid, Gfp::KERNEL, 2)?.into_raw();
+        assert_eq!(mm_sys::tag_read(id), (16384, 1));
+        // SAFETY: we hold the block's reference; then we own two.
+        unsafe { mm_sys::get_page(pfn) };
+        // SAFETY: gives up one of our two references.
+        unsafe { mm_sys::free_as(pfn, order, FreeHow::Pages) };
+        assert_eq!(mm_sys::tag_read(id), (4096, 1));
+        assert_eq!(inst.outstanding(), out0 + 1);
+        // SAFETY: the last reference, on the head page.
+        unsafe { mm_sys::put_page(pfn) };
+        assert_eq!(mm_sys::tag_read(id), (0, 0));
+        assert_eq!((inst.outstanding(), inst.bad_frees()), (out0, bad0));
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
  * Rust code. Only symbols exported to modules are used; what mm/ does not
  * export lives in the kernel patch series (rust/kernel-patches/).
  */
+#include <linux/cpuhotplug.h>
 #include <linux/errno.h>
 #include <linux/highmem.h>
 #include <linux/irq_work.h>
@@ -114,21 +115,43 @@ static bool in_window(unsigned long pfn)
 }
 
 /*
- * Onlining leaves each page PageOffline with refcount 1. Pages of the
- * window stay that way: pnalloc's core owns them. Anything else is someone
- * else's memory and goes to the buddy as usual.
+ * Onlining leaves each page PageOffline with refcount 1. A page of the
+ * window becomes a free frame of pnalloc's: no page type and refcount 0,
+ * exactly like a page on the buddy's free lists, so that a speculative
+ * get_page_unless_zero() (memory failure, compaction scanners, kpageflags
+ * readers) on it fails. This also holds for blocks that an offline which
+ * failed half-way onlines again: the window stays set until the release
+ * is over, and the release puts the range back into the core.
+ * Anything else is someone else's memory and goes to the buddy as usual.
  */
 static void pnalloc_online_page(struct page *page, unsigned int order)
 {
-	if (in_window(page_to_pfn(page)) && !READ_ONCE(window_releasing))
+	unsigned long i, nr = 1UL << order;
+
+	if (!in_window(page_to_pfn(page)) ||
+	    !in_window(page_to_pfn(page) + nr - 1)) {
+		generic_online_page(page, order);
 		return;
-	generic_online_page(page, order);
+	}
+	for (i = 0; i < nr; i++) {
+		__ClearPageOffline(page + i);
+		WARN_ON_ONCE(!page_ref_freeze(page + i, 1));
+	}
+}
+
+static bool range_in_window(struct memory_notify *mn)
+{
+	return in_window(mn->start_pfn) &&
+	       in_window(mn->start_pfn + mn->nr_pages - 1);
 }
 
 /*
- * Our memory may go offline only while pnalloc releases it, and then every
- * page is free in pnalloc (checked before): drop the onlining reference so
- * offline_pages() treats the PageOffline pages as free, as virtio-mem does.
+ * Memory of a private node goes online only when pnalloc onlines its window
+ * and offline only while pnalloc releases it. Then every page is free in
+ * pnalloc (the core checked and took the range off its lists): marking the
+ * frozen frames PageOffline makes offline_pages() treat them as free
+ * offline pages, as virtio-mem's are. MEM_CANCEL_OFFLINE makes them plain
+ * free frames again.
  */
 static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
 			     void *arg)
@@ -141,21 +164,33 @@ static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
 		return NOTIFY_OK;
 
 	switch (action) {
+	case MEM_GOING_ONLINE:
+		/* Only pnalloc onlines memory into its nodes (a claim). */
+		if (!range_in_window(mn))
+			return notifier_from_errno(-EPERM);
+		break;
 	case MEM_GOING_OFFLINE:
-		if (!READ_ONCE(window_releasing) || !in_window(mn->start_pfn) ||
-		    !in_window(end - 1))
-			return NOTIFY_BAD;
+		/*
+		 * Only a release offlines it: pages may be handed out, and a
+		 * claimed range leaves pnalloc whole, through its control file.
+		 */
+		if (!READ_ONCE(window_releasing) || !range_in_window(mn))
+			return notifier_from_errno(-EBUSY);
 		for (pfn = mn->start_pfn; pfn < end; pfn++) {
 			page = pfn_to_page(pfn);
-			if (PageOffline(page) && page_count(page))
-				page_ref_dec(page);
+			/* MEM_CANCEL_OFFLINE undoes what was done so far. */
+			if (WARN_ON_ONCE(page_count(page) || PageOffline(page)))
+				return notifier_from_errno(-EBUSY);
+			__SetPageOffline(page);
 		}
 		break;
 	case MEM_CANCEL_OFFLINE:
+		if (!range_in_window(mn))
+			break;
 		for (pfn = mn->start_pfn; pfn < end; pfn++) {
 			page = pfn_to_page(pfn);
-			if (PageOffline(page) && !page_count(page))
-				page_ref_inc(page);
+			if (PageOffline(page))
+				__ClearPageOffline(page);
 		}
 		break;
 	}
@@ -166,6 +201,19 @@ static struct notifier_block pnalloc_memory_nb = {
 	.notifier_call = pnalloc_memory_cb,
 };
 
+/*
+ * A CPU that went away leaves its pcp lists behind: give them back to the
+ * zones, as page_alloc_cpu_dead() does for the buddy. Runs on a control
+ * CPU after @cpu is dead, so nothing on @cpu can touch its lists.
+ */
+static enum cpuhp_state pnalloc_cpuhp_state;
+
+static int pnalloc_cpu_dead(unsigned int cpu)
+{
+	pnalloc_rust_cpu_dead(cpu);
+	return 0;
+}
+
 int pnalloc_hotplug_init(void)
 {
 	int ret = set_online_page_callback(pnalloc_online_page);
@@ -174,12 +222,24 @@ int pnalloc_hotplug_init(void)
 		return ret == -EINVAL ? -EBUSY : ret;
 	ret = register_memory_notifier(&pnalloc_memory_nb);
 	if (ret)
-		restore_online_page_callback(pnalloc_online_page);
+		goto out_callback;
+	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "mm/pnalloc:dead",
+					NULL, pnalloc_cpu_dead);
+	if (ret < 0)
+		goto out_notifier;
+	pnalloc_cpuhp_state = ret;
+	return 0;
+
+out_notifier:
+	unregister_memory_notifier(&pnalloc_memory_nb);
+out_callback:
+	restore_online_page_callback(pnalloc_online_page);
 	return ret;
 }
 
 void pnalloc_hotplug_exit(void)
 {
+	cpuhp_remove_state_nocalls(pnalloc_cpuhp_state);
 	unregister_memory_notifier(&pnalloc_memory_nb);
 	restore_online_page_callback(pnalloc_online_page);
 }
@@ -241,7 +301,12 @@ void pnalloc_deferred_sync(void)
 
 void pnalloc_drain_deferred(void)
 {
-	struct llist_node *list = llist_del_all(&deferred_frees);
+	struct llist_node *list;
+
+	/* The common case: one read, no atomic exchange on a shared line. */
+	if (llist_empty(&deferred_frees))
+		return;
+	list = llist_del_all(&deferred_frees);
 	struct page *page, *next;
 
 	llist_for_each_entry_safe(page, next, list, pcp_llist) {
@@ -263,36 +328,33 @@ int pnalloc_node_register(int nid)
 
 int pnalloc_node_unregister(int nid)
 {
-	return node_private_unregister(nid);
+	return node_private_unregister(nid, &pnalloc_node_ops);
+}
+
+static bool prep_new_page_noprof(struct page *page, unsigned int order,
+				 gfp_t gfp)
+{
+	return node_private_prep_new_page(page, order, gfp);
 }
 
 /*
- * A block leaves pnalloc: from "free and owned" (PageOffline, refcount 1 on
- * every page, as onlining left them) to what the buddy hands out.
+ * The kernel's own allocation tag of the pages: one row in /proc/allocinfo
+ * for everything pnalloc hands out (pnalloc's allocinfo has the per-caller
+ * rows). post_alloc_hook() needs current->alloc_tag set, as alloc_hooks()
+ * sets it for the kernel's entry points.
  */
-void pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp)
+#define prep_new_page_tagged(...)	alloc_hooks(prep_new_page_noprof(__VA_ARGS__))
+
+/*
+ * A block leaves pnalloc exactly as it leaves the buddy: prep_new_page()
+ * through the patch, which undoes what __free_pages_prepare() did on free
+ * (KASAN, debug_pagealloc, poisoning), zeroes for __GFP_ZERO and
+ * init_on_alloc, records page_owner, and sets up the compound page and the
+ * first reference. False if the new-page checks found a bad page.
+ */
+bool pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp)
 {
-	struct page *page = pfn_to_page(pfn);
-	unsigned long i, nr = 1UL << order;
-
-	for (i = 0; i < nr; i++) {
-		__ClearPageOffline(page + i);
-		set_page_count(page + i, 0);
-		if (gfp & __GFP_ZERO)
-			clear_highpage(page + i);
-	}
-	node_private_prep_new_page(page, order, (__force gfp_t)gfp);
-}
-
-/* A freed block comes back to "free and owned". */
-static void prep_owned(struct page *page, unsigned int order)
-{
-	unsigned long i, nr = 1UL << order;
-
-	for (i = 0; i < nr; i++) {
-		__SetPageOffline(page + i);
-		init_page_count(page + i);
-	}
+	return prep_new_page_tagged(pfn_to_page(pfn), order, (__force gfp_t)gfp);
 }
 
 void pnalloc_free_pages(u64 pfn, unsigned int order)
@@ -320,23 +382,46 @@ int pnalloc_page_nid(u64 pfn)
 	return page_to_nid(pfn_to_page(pfn));
 }
 
-/* Called by Rust before the core takes a freed block back. */
-void pnalloc_prep_owned(u64 pfn, unsigned int order)
+/*
+ * Speculative reference on a frame, as memory_failure() and the compaction
+ * scanners take one: must fail on a free frame. Undone without a free if it
+ * succeeded, so that a test can report it and nothing else changes.
+ */
+bool pnalloc_try_get_page(u64 pfn)
 {
-	prep_owned(pfn_to_page(pfn), order);
+	struct page *page = pfn_to_page(pfn);
+
+	if (!get_page_unless_zero(page))
+		return false;
+	page_ref_dec(page);
+	return true;
 }
 
-/* One module reference per block handed out: rmmod is refused until all return. */
-void pnalloc_module_get(u64 n)
+/* Extra references, as a caller sharing a non-compound block takes them. */
+void pnalloc_get_page(u64 pfn)
 {
-	while (n--)
-		__module_get(THIS_MODULE);
+	get_page(pfn_to_page(pfn));
 }
 
-void pnalloc_module_put(u64 n)
+void pnalloc_put_page(u64 pfn)
 {
-	while (n--)
-		module_put(THIS_MODULE);
+	put_page(pfn_to_page(pfn));
+}
+
+bool pnalloc_init_on_alloc(void)
+{
+	return want_init_on_alloc(GFP_KERNEL);
+}
+
+/* One module reference per claimed range: rmmod is refused until released. */
+void pnalloc_module_get(void)
+{
+	__module_get(THIS_MODULE);
+}
+
+void pnalloc_module_put(void)
+{
+	module_put(THIS_MODULE);
 }
 
 /* Per-CPU memory (the Rust kernel crate has no per-CPU support yet). */
@@ -455,31 +540,27 @@ EXPORT_SYMBOL_GPL(pnalloc_folio_alloc_site);
 
 /*
  * alloc_pages_bulk(): fills the NULL slots of @page_array with order-0
- * pages and returns how many entries are populated, including those that
- * already were.
+ * pages, in order, and returns what the kernel's does: the index of the
+ * first slot still NULL (@nr_pages if every slot is populated), so that
+ * populated slots after a failure are not counted.
  */
 unsigned long pnalloc_alloc_pages_bulk_site(struct pnalloc_tag_site *site, gfp_t gfp, int preferred_nid,
 				       nodemask_t *nodemask,
 				       unsigned long nr_pages,
 				       struct page **page_array)
 {
-	unsigned long i, populated = 0;
+	unsigned long nr_populated;
 
-	for (i = 0; i < nr_pages; i++) {
-		if (!page_array[i]) {
-			page_array[i] = alloc_one(site, gfp, 0, preferred_nid,
-						  nodemask, 0,
-						  PNALLOC_ZONELIST_DEFAULT);
-			if (!page_array[i])
-				break;
-		}
-		populated++;
+	for (nr_populated = 0; nr_populated < nr_pages; nr_populated++) {
+		if (page_array[nr_populated])
+			continue;
+		page_array[nr_populated] = alloc_one(site, gfp, 0, preferred_nid,
+						     nodemask, 0,
+						     PNALLOC_ZONELIST_DEFAULT);
+		if (!page_array[nr_populated])
+			break;
 	}
-	/* Count pre-populated slots after the first failure too. */
-	for (i++; i < nr_pages; i++)
-		if (page_array[i])
-			populated++;
-	return populated;
+	return nr_populated;
 }
 EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_bulk_site);
 

@@ -46,8 +46,11 @@ int pnalloc_node_register(int nid);
 int pnalloc_node_unregister(int nid);
 
 /* Pages. */
-void pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp);
-void pnalloc_prep_owned(u64 pfn, unsigned int order);
+bool pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp);
+bool pnalloc_try_get_page(u64 pfn);
+void pnalloc_get_page(u64 pfn);
+void pnalloc_put_page(u64 pfn);
+bool pnalloc_init_on_alloc(void);
 void pnalloc_free_pages(u64 pfn, unsigned int order);
 void pnalloc_folio_put(u64 pfn);
 bool pnalloc_page_is_offline(u64 pfn);
@@ -56,8 +59,8 @@ int pnalloc_page_nid(u64 pfn);
 void pnalloc_drain_deferred(void);
 void pnalloc_deferred_sync(void);
 int pnalloc_nolock_test(int ctx, int nid, unsigned int order);
-void pnalloc_module_get(u64 n);
-void pnalloc_module_put(u64 n);
+void pnalloc_module_get(void);
+void pnalloc_module_put(void);
 
 /* Per-CPU memory. */
 void __percpu *pnalloc_percpu_alloc(size_t size, size_t align);
@@ -97,5 +100,6 @@ u64 pnalloc_rust_alloc(struct pnalloc_tag_site *site, u32 gfp,
 		       unsigned int order, int nid, u64 nodemask,
 		       bool has_nodemask, unsigned int alloc_flags, int zlsel);
 void pnalloc_rust_tag_split(u64 pfn, unsigned int order);
+void pnalloc_rust_cpu_dead(unsigned int cpu);
 
 #endif /* PNALLOC_MM_SHIM_H */

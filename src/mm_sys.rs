@@ -49,8 +49,11 @@ extern "C" {
     fn pnalloc_add_memory_back(nid: c_int, start_pfn: u64, nr_pages: u64) -> c_int;
     fn pnalloc_node_register(nid: c_int) -> c_int;
     fn pnalloc_node_unregister(nid: c_int) -> c_int;
-    fn pnalloc_prep_alloc(pfn: u64, order: u32, gfp: u32);
-    fn pnalloc_prep_owned(pfn: u64, order: u32);
+    fn pnalloc_prep_alloc(pfn: u64, order: u32, gfp: u32) -> bool;
+    fn pnalloc_try_get_page(pfn: u64) -> bool;
+    fn pnalloc_get_page(pfn: u64);
+    fn pnalloc_put_page(pfn: u64);
+    fn pnalloc_init_on_alloc() -> bool;
     fn pnalloc_free_pages(pfn: u64, order: u32);
     fn pnalloc_folio_put(pfn: u64);
     fn pnalloc_page_is_offline(pfn: u64) -> bool;
@@ -59,8 +62,8 @@ extern "C" {
     fn pnalloc_drain_deferred();
     fn pnalloc_deferred_sync();
     fn pnalloc_nolock_test(ctx: c_int, nid: c_int, order: u32) -> c_int;
-    fn pnalloc_module_get(n: u64);
-    fn pnalloc_module_put(n: u64);
+    fn pnalloc_module_get();
+    fn pnalloc_module_put();
     fn pnalloc_percpu_alloc(size: usize, align: usize) -> *mut c_void;
     fn pnalloc_percpu_free(p: *mut c_void);
     fn pnalloc_per_cpu_ptr(p: *mut c_void, cpu: c_int) -> *mut c_void;
@@ -257,28 +260,59 @@ pub(crate) fn node_unregister(nid: i32) -> Result {
     to_result(unsafe { pnalloc_node_unregister(nid) })
 }
 
-/// Turns a block the core just handed out into pages a caller can use
-/// (refcount 1 on the head, compound with `__GFP_COMP`, zeroed with
-/// `__GFP_ZERO`).
+/// Hands out a block the core just took off its lists the way the buddy
+/// does (`prep_new_page()`: KASAN, debug_pagealloc, poisoning,
+/// init_on_alloc and `__GFP_ZERO`, page_owner, compound setup, refcount 1
+/// on the head). `false` if the kernel's new-page checks found the block
+/// bad: it must not be handed out.
 ///
 /// # Safety
 ///
 /// `pfn..pfn + (1 << order)` is a block of a claimed range that the core has
-/// just handed out and nobody else references.
-pub(crate) unsafe fn prep_alloc(pfn: Pfn, order: u32, gfp: u32) {
+/// just handed out; its frames are frozen (refcount 0) and nobody else
+/// references them.
+pub(crate) unsafe fn prep_alloc(pfn: Pfn, order: u32, gfp: u32) -> bool {
     // SAFETY: the caller guarantees the block is ours and unreferenced.
     unsafe { pnalloc_prep_alloc(pfn, order, gfp) }
 }
 
-/// Turns a freed block back into "free and owned" pages (PageOffline,
-/// refcount 1), the state onlining left them in.
+/// `get_page_unless_zero()` on a frame, undone if it succeeded: what a
+/// speculative pfn walker would get. `false` for a free (frozen) frame.
+pub(crate) fn try_get_page(pfn: Pfn) -> bool {
+    // SAFETY: callers only pass pfns of claimed ranges, which have a memmap.
+    unsafe { pnalloc_try_get_page(pfn) }
+}
+
+/// `get_page()`: one more reference on a block someone holds.
 ///
 /// # Safety
 ///
-/// The block's last reference was dropped and the free path gave it to us.
-pub(crate) unsafe fn prep_owned(pfn: Pfn, order: u32) {
-    // SAFETY: the caller guarantees the block is ours and unreferenced.
-    unsafe { pnalloc_prep_owned(pfn, order) }
+/// The caller holds a reference on the block at `pfn`.
+pub(crate) unsafe fn get_page(pfn: Pfn) {
+    // SAFETY: the block is referenced, so its refcount is not zero.
+    unsafe { pnalloc_get_page(pfn) }
+}
+
+/// `put_page()`: drops a reference; the last one frees the block.
+///
+/// # Safety
+///
+/// The caller owns one reference on the page at `pfn`.
+pub(crate) unsafe fn put_page(pfn: Pfn) {
+    // SAFETY: the caller gives up a reference it owns.
+    unsafe { pnalloc_put_page(pfn) }
+}
+
+/// Whether the kernel zeroes every page it hands out (`init_on_alloc=1`).
+pub(crate) fn init_on_alloc() -> bool {
+    // SAFETY: reads a static key.
+    unsafe { pnalloc_init_on_alloc() }
+}
+
+/// The pfn of a kernel virtual address in the direct map.
+pub(crate) fn virt_to_pfn(addr: usize) -> Pfn {
+    // SAFETY: `virt_to_page()` of a direct-map address is arithmetic.
+    unsafe { pnalloc_virt_to_pfn(addr) }
 }
 
 /// The node of a page of a claimed range (`page_to_nid()`).
@@ -444,6 +478,7 @@ pub(crate) enum TagEvent {
     Nolock = 4,
     Notag = 5,
     Split = 7,
+    SubBytes = 8,
 }
 
 /// The tag id of `site`, registering it on first use; 0 if the table is full.
@@ -499,17 +534,18 @@ pub(crate) fn alloc_tag_exit() {
     unsafe { pnalloc_alloc_tag_exit() }
 }
 
-/// Takes `n` references on this module, one per page handed out: pages
-/// can come back one by one (`split_page()`, `alloc_pages_exact()`).
-pub(crate) fn module_get(n: u64) {
+/// Takes a reference on this module for one claimed range: rmmod is
+/// refused while any range is claimed, so unload never has to release
+/// memory (and can never fail half-way).
+pub(crate) fn module_get() {
     // SAFETY: the module is live while its code runs.
-    unsafe { pnalloc_module_get(n) }
+    unsafe { pnalloc_module_get() }
 }
 
-/// Drops `n` references [`module_get`] took.
-pub(crate) fn module_put(n: u64) {
-    // SAFETY: paired with an earlier `module_get` of at least `n`.
-    unsafe { pnalloc_module_put(n) }
+/// Drops a reference [`module_get`] took, when its range is released.
+pub(crate) fn module_put() {
+    // SAFETY: paired with an earlier `module_get`.
+    unsafe { pnalloc_module_put() }
 }
 
 /// How a test block goes back: the free function its entry point pairs with.
@@ -560,7 +596,7 @@ impl EntryPoint {
     }
 }
 
-fn page_pfn(page: *mut c_void) -> Option<Pfn> {
+pub(crate) fn page_pfn(page: *mut c_void) -> Option<Pfn> {
     if page.is_null() {
         return None;
     }
@@ -754,9 +790,33 @@ extern "C" fn pnalloc_rust_tag_split(pfn: u64, order: u32) {
     crate::node::tag_split(pfn, order);
 }
 
+/// CPU hotplug: `cpu` is dead; its pcp lists go back to the zones.
+#[no_mangle]
+extern "C" fn pnalloc_rust_cpu_dead(cpu: u32) {
+    crate::node::cpu_dead(cpu);
+}
+
 /// The free path of the patched kernel lands here for every page of a
 /// private node whose last reference was dropped.
 #[no_mangle]
 extern "C" fn pnalloc_rust_free(pfn: u64, order: u32) {
     crate::node::free_from_kernel(pfn, order);
+}
+
+/// `alloc_pages_bulk()` through the exported entry point on `slots`,
+/// which may hold pre-populated entries (never dereferenced by the call).
+/// Returns what the entry point returns.
+pub(crate) fn bulk_raw(gfp: u32, nid: i32, slots: &mut [*mut c_void]) -> usize {
+    // SAFETY: our own entry point; `slots` has room for its length, and
+    // pre-populated slots are only tested against NULL.
+    unsafe {
+        pnalloc_alloc_pages_bulk_site(
+            tag_site!(),
+            gfp,
+            nid,
+            ::core::ptr::null_mut(),
+            slots.len(),
+            slots.as_mut_ptr(),
+        )
+    }
 }

@@ -5,26 +5,52 @@
 //! allocation policy ([`crate::core::page_alloc`]) over them.
 //!
 //! To avoid deadlocks, locks are taken in the order: carve mutex
-//! (`crate::carve`), topology spinlock, one zone spinlock. Zone locks are
-//! never nested. All spinlocks disable interrupts, since pages are freed
-//! from any context; frees from `free_pages_nolock()` (maybe NMI) take no
-//! lock at all and wait on a lock-free list (see `mm_shim.c`).
+//! (`crate::carve`), the zonelists' writer mutex (`crate::zonelists`), a
+//! pcp lock, one zone lock. Zone locks are never nested.
 //!
-//! Orders up to `PAGE_ALLOC_COSTLY_ORDER` go through this CPU's pcp lists,
-//! as in 7.3: the pcp lock of this CPU (taken with preemption disabled),
-//! then the zone lock only to refill or drain a batch. Lock order: carve
-//! mutex, topology, pcp lock, zone lock.
+//! The allocation fast path takes no lock shared by all CPUs, as in 7.3:
+//! - the zonelists are read under `rcu_read_lock()`;
+//! - the order-0 watermark check reads the zone's free count without
+//!   `zone->lock` (`zone_watermark_fast()`);
+//! - orders up to `PAGE_ALLOC_COSTLY_ORDER` go through this CPU's pcp lists,
+//!   locked the way `pcp_spin_trylock()` does: preemption disabled and a
+//!   plain `spin_trylock()`, never waiting and never disabling interrupts.
+//!   When the trylock fails (an interrupt or NMI on this CPU while the task
+//!   holds the lock, or a drain from another CPU), allocation goes to the
+//!   buddy and a free goes straight to the zone, as 7.3's do;
+//! - `zone->lock` (irqsave, since pages are freed from any context) only
+//!   to refill or drain a batch, for orders above the pcp ones, and for
+//!   watermark checks of orders above 0.
+//!
+//! `alloc_pages_nolock()` callers only ever trylock, so they fail only when
+//! this CPU's pcp lock or the zone lock is contended. Frees from
+//! `free_pages_nolock()` (maybe NMI) take no lock at all and wait on a
+//! lock-free list (see `mm_shim.c`).
+//!
+//! # Invariants
+//!
+//! Every frame of a claimed range is in exactly one of: a `free_area`
+//! list, a pcp list, or handed out (its block's head recorded as allocated
+//! in the range's [`crate::frames::RangeMirror`]). Free frames are frozen:
+//! refcount 0, no page type, as on the buddy's free lists.
 
 use ::core::{
     cell::UnsafeCell,
+    ops::{Deref, DerefMut},
     sync::atomic::{
+        AtomicI64,
         AtomicPtr,
+        AtomicU32,
         AtomicU64,
         Ordering, //
     },
 };
 
-use kernel::prelude::*;
+use kernel::{
+    new_spinlock,
+    prelude::*,
+    sync::{lock::Guard, SpinLock},
+};
 
 use crate::{
     core::{
@@ -32,13 +58,15 @@ use crate::{
         migratetype::MigrateType,
         page_alloc::{self, AllocFailure, AllocRequest, Allocated, PageAllocEnv},
         pcp::{self, PerCpuPages, ZoneLock, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH},
+        alloc_flags::Watermark,
         zone::{Zone, ZoneType},
         zonelist::{Topology, ZoneRef},
         CoreError, Pfn, MAX_NUMNODES, NUMA_NO_NODE,
     },
-    frames::{KStore, MirrorIndex},
-    lock::{new_irqlock, IrqLock},
+    frames::{FreedBlock, KStore, MirrorIndex},
+    lock::{new_irqlock, IrqLock, IrqSaveBackend},
     mm_sys::{self, CpuLocal, TagEvent, TagSite},
+    zonelists::Zonelists,
 };
 
 impl From<CoreError> for Error {
@@ -64,8 +92,102 @@ impl From<AllocFailure> for Error {
     }
 }
 
-/// A private node's ZONE_NORMAL behind `zone->lock`.
-pub(crate) type KZone = IrqLock<Zone<KStore>>;
+/// A private node's ZONE_NORMAL behind `zone->lock`, with the counters
+/// that the watermark check reads without the lock (`zone_page_state()`).
+///
+/// # Invariants
+///
+/// `nr_free`, `nr_free_highatomic` and `watermark` are copies of the zone's
+/// fields as of the last release of `lock` ([`ZoneGuard`] copies them).
+#[pin_data]
+pub(crate) struct KZone {
+    #[pin]
+    lock: IrqLock<Zone<KStore>>,
+    nr_free: AtomicU64,
+    nr_free_highatomic: AtomicU64,
+    watermark: [AtomicU64; 3],
+}
+
+/// `zone->lock` held; publishes the lockless counters when dropped.
+pub(crate) struct ZoneGuard<'a> {
+    guard: Guard<'a, Zone<KStore>, IrqSaveBackend>,
+    zone: &'a KZone,
+}
+
+impl Deref for ZoneGuard<'_> {
+    type Target = Zone<KStore>;
+    fn deref(&self) -> &Zone<KStore> {
+        &self.guard
+    }
+}
+
+impl DerefMut for ZoneGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Zone<KStore> {
+        &mut self.guard
+    }
+}
+
+impl Drop for ZoneGuard<'_> {
+    fn drop(&mut self) {
+        // INVARIANT: copied while the lock is still held (the guard field
+        // is dropped after this).
+        let z = &self.zone;
+        z.nr_free.store(self.guard.nr_free_pages, Ordering::Relaxed);
+        z.nr_free_highatomic
+            .store(self.guard.nr_free_highatomic, Ordering::Relaxed);
+        for (w, v) in z.watermark.iter().zip(self.guard.watermark) {
+            w.store(v, Ordering::Relaxed);
+        }
+    }
+}
+
+impl KZone {
+    fn new(zone: Zone<KStore>) -> impl PinInit<Self> {
+        pin_init!(KZone {
+            lock <- new_irqlock!(zone),
+            nr_free: AtomicU64::new(0),
+            nr_free_highatomic: AtomicU64::new(0),
+            watermark: [const { AtomicU64::new(0) }; 3],
+        })
+    }
+
+    /// `spin_lock_irqsave(&zone->lock)`.
+    pub(crate) fn lock(&self) -> ZoneGuard<'_> {
+        ZoneGuard {
+            guard: self.lock.lock(),
+            zone: self,
+        }
+    }
+
+    /// `spin_trylock_irqsave(&zone->lock)`, for nolock callers.
+    pub(crate) fn try_lock(&self) -> Option<ZoneGuard<'_>> {
+        Some(ZoneGuard {
+            guard: self.lock.try_lock()?,
+            zone: self,
+        })
+    }
+
+    /// The order-0 test at the top of `zone_watermark_fast()`, without the
+    /// zone lock: true if the usable free pages clearly exceed the mark.
+    /// False means "take the lock and look properly".
+    fn watermark_fast_lockless(&self, flags: AllocFlags) -> bool {
+        let idx = match flags.wmark {
+            Watermark::Min => 0,
+            Watermark::Low => 1,
+            Watermark::High => 2,
+            Watermark::None => return true,
+        };
+        let free = self.nr_free.load(Ordering::Relaxed);
+        // The reserve may be overestimated, as in 7.3: a miss only means
+        // the locked check runs.
+        let reserved = if flags.reserves() {
+            0
+        } else {
+            self.nr_free_highatomic.load(Ordering::Relaxed)
+        };
+        free - free.min(reserved) > self.watermark[idx].load(Ordering::Relaxed)
+    }
+}
 
 /// One CPU's `per_cpu_pages` for one zone, with its lock.
 ///
@@ -74,7 +196,7 @@ pub(crate) type KZone = IrqLock<Zone<KStore>>;
 /// `pcp` is only accessed while `lock` is held.
 #[repr(C)]
 pub(crate) struct PcpSlot {
-    lock: IrqLock<()>,
+    lock: SpinLock<()>,
     pcp: UnsafeCell<PerCpuPages>,
 }
 
@@ -84,16 +206,22 @@ unsafe impl Sync for PcpSlot {}
 unsafe impl Send for PcpSlot {}
 
 impl PcpSlot {
-    /// Runs `f` on the lists with the lock held; `None` if `nolock` and the
-    /// lock is contended (`pcp_spin_trylock()` failing).
-    pub(crate) fn with<R>(&self, nolock: bool, f: impl FnOnce(&mut PerCpuPages) -> R) -> Option<R> {
-        let _guard = if nolock {
-            self.lock.try_lock()?
-        } else {
-            self.lock.lock()
-        };
+    /// `pcp_spin_trylock()` on this CPU's slot (the caller has pinned the
+    /// task to the CPU): runs `f` on the lists with the lock held, or
+    /// returns `None` when it is contended.
+    pub(crate) fn try_with<R>(&self, f: impl FnOnce(&mut PerCpuPages) -> R) -> Option<R> {
+        let _guard = self.lock.try_lock()?;
         // SAFETY: the lock is held for the lifetime of this reference.
         Some(f(unsafe { &mut *self.pcp.get() }))
+    }
+
+    /// `pcp_spin_lock_nopin()`: any CPU's slot, from process context
+    /// (drains, statistics). Waiting is safe: holders never wait for
+    /// anything but the zone lock, and interrupts only trylock.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut PerCpuPages) -> R) -> R {
+        let _guard = self.lock.lock();
+        // SAFETY: the lock is held for the lifetime of this reference.
+        f(unsafe { &mut *self.pcp.get() })
     }
 }
 
@@ -127,7 +255,7 @@ impl NodeZone {
         let init_slot = |slot: *mut PcpSlot| -> Result {
             // SAFETY: `slot` is valid, zeroed and not yet shared.
             unsafe {
-                pin_init::raw_init(&raw mut (*slot).lock, new_irqlock!(()));
+                pin_init::raw_init(&raw mut (*slot).lock, new_spinlock!(()));
                 (*(*slot).pcp.get())
                     .set_high_batch(PCP_DEFAULT_HIGH, PCP_DEFAULT_BATCH)
                     .map_err(Error::from)
@@ -138,7 +266,7 @@ impl NodeZone {
         // the marks before anyone can reach the slot.
         let pcp = unsafe { CpuLocal::new(init_slot) }?;
         Ok(try_pin_init!(NodeZone {
-            zone <- new_irqlock!(Zone::new(nid, ZoneType::Normal, store)),
+            zone <- KZone::new(Zone::new(nid, ZoneType::Normal, store)),
             pcp,
             mirror <- MirrorIndex::new(),
         }? Error))
@@ -147,9 +275,14 @@ impl NodeZone {
     /// `drain_all_pages(zone)`: every CPU's lists back to the buddy.
     pub(crate) fn drain_all_pages(&self) {
         for cpu in self.pcp.cpus() {
-            self.pcp
-                .get(cpu)
-                .with(false, |p| p.drain(&mut self.zone.lock()));
+            self.pcp.get(cpu).with(|p| p.drain(&mut self.zone.lock()));
+        }
+    }
+
+    /// `drain_pages_zone(cpu, zone)`: one CPU's lists back to the buddy.
+    pub(crate) fn drain_cpu(&self, cpu: i32) {
+        if self.pcp.cpus().any(|c| c == cpu) {
+            self.pcp.get(cpu).with(|p| p.drain(&mut self.zone.lock()));
         }
     }
 
@@ -157,7 +290,7 @@ impl NodeZone {
     /// that the next refill is exactly one `batch`: for tests that count.
     pub(crate) fn reset_pcp_tuning(&self) {
         for cpu in self.pcp.cpus() {
-            self.pcp.get(cpu).with(false, |p| {
+            self.pcp.get(cpu).with(|p| {
                 p.alloc_factor = 0;
                 p.free_count = 0;
             });
@@ -168,12 +301,7 @@ impl NodeZone {
     pub(crate) fn pcp_count(&self) -> u64 {
         self.pcp
             .cpus()
-            .map(|cpu| {
-                self.pcp
-                    .get(cpu)
-                    .with(false, |p| u64::from(p.count))
-                    .unwrap_or(0)
-            })
+            .map(|cpu| self.pcp.get(cpu).with(|p| u64::from(p.count)))
             .sum()
     }
 
@@ -181,7 +309,7 @@ impl NodeZone {
     pub(crate) fn pcp_stat(&self) -> [u64; 5] {
         let mut s = [0; 5];
         for cpu in self.pcp.cpus() {
-            self.pcp.get(cpu).with(false, |p| {
+            self.pcp.get(cpu).with(|p| {
                 s[0] += p.stat.hit;
                 s[1] += p.stat.miss;
                 s[2] += p.stat.refill;
@@ -193,22 +321,37 @@ impl NodeZone {
     }
 }
 
+/// Per-CPU counters of the instance, summed when read, so that the fast
+/// path never writes a cache line shared by all CPUs. All-zero is valid.
+#[repr(C)]
+pub(crate) struct Counters {
+    /// Pages handed out minus pages freed on this CPU (may be negative).
+    outstanding: AtomicI64,
+    /// Allocations that failed for lack of memory.
+    failures: AtomicU64,
+    /// Frees refused: not pnalloc's, misaligned, or not handed out.
+    bad_frees: AtomicU64,
+    /// Blocks withheld because the kernel's new-page checks failed.
+    bad_pages: AtomicU64,
+}
+
 /// The instance. Created at module load, pinned for its whole life.
 #[pin_data]
 pub(crate) struct Instance {
+    /// The private nodes and their zonelists, read under RCU.
     #[pin]
-    pub(crate) topo: IrqLock<Topology>,
+    pub(crate) zonelists: Zonelists,
     /// ZONE_NORMAL of node `nid` at index `nid`, for every possible node id.
     pub(crate) zones: KVec<Pin<KBox<NodeZone>>>,
-    /// Pages handed out and not yet freed.
-    pub(crate) outstanding: AtomicU64,
-    /// Allocations that failed for lack of memory.
-    pub(crate) failures: AtomicU64,
+    counters: CpuLocal<Counters>,
 }
 
 /// The instance the kernel's free path reaches; set while the module is
 /// loaded and private nodes may exist.
 static INSTANCE: AtomicPtr<Instance> = AtomicPtr::new(::core::ptr::null_mut());
+
+/// Refused frees reported in the kernel log; later ones are only counted.
+static BAD_FREE_REPORTS: AtomicU32 = AtomicU32::new(0);
 
 impl Instance {
     pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
@@ -220,24 +363,21 @@ impl Instance {
                 GFP_KERNEL,
             )?;
         }
+        let n = (nr.min(MAX_NUMNODES)) as i32;
+        let topo = Zonelists::initial(
+            |from, to| u8::try_from(mm_sys::node_distance(from, to)).unwrap_or(u8::MAX),
+            n,
+        )?;
+        // SAFETY: all-zero `Counters` are zeroed atomics; nothing to finish.
+        let counters = unsafe { CpuLocal::new(|_| Ok(())) }?;
         KBox::pin_init(
             try_pin_init!(Instance {
-                topo <- new_irqlock!(Topology::new()),
+                zonelists <- Zonelists::new(topo),
                 zones,
-                outstanding: AtomicU64::new(0),
-                failures: AtomicU64::new(0),
+                counters,
             }),
             GFP_KERNEL,
         )
-        .inspect(|inst| {
-            let mut topo = inst.topo.lock();
-            let n = (nr.min(MAX_NUMNODES)) as i32;
-            for from in 0..n {
-                for to in 0..n {
-                    topo.set_distance(from, to, mm_sys::node_distance(from, to));
-                }
-            }
-        })
     }
 
     /// Publishes `self` to the free path. Call before any node is registered.
@@ -263,30 +403,59 @@ impl Instance {
         Ok(&self.node_zone(nid)?.zone)
     }
 
-    /// Allocates through the core's policy and prepares the pages for the
-    /// caller: refcount 1 on the head, `__GFP_COMP`, `__GFP_ZERO`. The
-    /// allocation is charged to `site` in allocinfo unless the caller asked
-    /// for `ALLOC_NO_CODETAG`.
+    /// Sum of one per-CPU counter over all CPUs.
+    fn sum(&self, f: impl Fn(&Counters) -> i64) -> i64 {
+        self.counters
+            .cpus()
+            .map(|cpu| f(self.counters.get(cpu)))
+            .sum()
+    }
+
+    /// Pages handed out and not yet freed.
+    pub(crate) fn outstanding(&self) -> u64 {
+        u64::try_from(self.sum(|c| c.outstanding.load(Ordering::Relaxed))).unwrap_or(0)
+    }
+
+    /// Allocations that failed for lack of memory.
+    pub(crate) fn failures(&self) -> u64 {
+        self.sum(|c| c.failures.load(Ordering::Relaxed) as i64) as u64
+    }
+
+    /// Frees that were refused (and leaked rather than corrupt a list).
+    pub(crate) fn bad_frees(&self) -> u64 {
+        self.sum(|c| c.bad_frees.load(Ordering::Relaxed) as i64) as u64
+    }
+
+    /// Blocks the kernel's new-page checks rejected.
+    pub(crate) fn bad_pages(&self) -> u64 {
+        self.sum(|c| c.bad_pages.load(Ordering::Relaxed) as i64) as u64
+    }
+
+    fn count(&self, f: impl FnOnce(&Counters)) {
+        self.counters.with_this_cpu(|_, c| f(c));
+    }
+
+    /// Allocates through the core's policy and hands the block out as the
+    /// buddy would (`prep_new_page()`). The allocation is charged to `site`
+    /// in allocinfo unless the caller asked for `ALLOC_NO_CODETAG`.
     pub(crate) fn alloc(
         &self,
         req: &AllocRequest,
         site: Option<&'static TagSite>,
     ) -> Result<Allocated> {
-        let tag = site.map_or(0, mm_sys::tag_id);
-        let r = self.alloc_untagged(req);
-        let nolock = req.alloc_flags & ALLOC_NOLOCK != 0;
+        let site_tag = site.map_or(0, mm_sys::tag_id);
+        let notag = req.alloc_flags & ALLOC_NO_CODETAG != 0;
+        let r = self.alloc_untagged(req, if notag { 0 } else { site_tag });
+        let tag = site_tag;
         match &r {
             Err(_) => mm_sys::tag_event(tag, TagEvent::Fail, 0),
             Ok(a) => {
-                if req.alloc_flags & ALLOC_NO_CODETAG != 0 {
+                if notag {
                     mm_sys::tag_event(tag, TagEvent::Notag, 0);
                 } else {
-                    if let Ok(nz) = self.node_zone(i32::from(a.zone.nid)) {
-                        nz.mirror.set_tag(a.pfn, tag);
-                    }
                     mm_sys::tag_event(tag, TagEvent::Alloc, PAGE_SIZE << a.order);
                 }
-                if nolock {
+                if req.alloc_flags & ALLOC_NOLOCK != 0 {
                     mm_sys::tag_event(tag, TagEvent::Nolock, 0);
                 }
                 if req.preferred_nid != NUMA_NO_NODE && i32::from(a.zone.nid) != req.preferred_nid {
@@ -297,29 +466,22 @@ impl Instance {
         r
     }
 
-    fn alloc_untagged(&self, req: &AllocRequest) -> Result<Allocated> {
+    fn alloc_untagged(&self, req: &AllocRequest, tag: u32) -> Result<Allocated> {
         let nolock = req.alloc_flags & ALLOC_NOLOCK != 0;
         if !nolock {
             mm_sys::drain_deferred();
         }
-        let a = {
-            // A nolock caller (maybe in NMI) must not wait for the topology.
-            let topo = if nolock {
-                self.topo.try_lock().ok_or(ENOMEM)?
-            } else {
-                self.topo.lock()
-            };
-            let mut env = KEnv {
-                inst: self,
-                topo: &topo,
-            };
+        let a = self.zonelists.read(|topo| {
+            let mut env = KEnv { inst: self, topo };
             page_alloc::alloc_pages(&mut env, req)
-        };
+        });
         let a = match a {
             Ok(a) => a,
             Err(e) => {
                 if matches!(e, AllocFailure::NoMemory { .. }) {
-                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    self.count(|c| {
+                        c.failures.fetch_add(1, Ordering::Relaxed);
+                    });
                 }
                 if let AllocFailure::NoMemory { warn: true } = e {
                     pr_warn!(
@@ -332,44 +494,77 @@ impl Instance {
                 return Err(e.into());
             }
         };
-        // SAFETY: the core just handed out this block of a claimed range;
-        // nobody else references it.
-        unsafe { mm_sys::prep_alloc(a.pfn, a.order, req.gfp.0) };
-        self.outstanding.fetch_add(1 << a.order, Ordering::Relaxed);
-        mm_sys::module_get(1 << a.order);
+        let nz = self.node_zone(i32::from(a.zone.nid))?;
+        // SAFETY: the core just took this block of a claimed range off its
+        // lists; its frames are frozen and nobody else references them.
+        if !unsafe { mm_sys::prep_alloc(a.pfn, a.order, req.gfp.0) } {
+            // bad_page() reported it and reset it; like rmqueue(), never
+            // hand it out. It stays out of the free lists for good.
+            self.count(|c| {
+                c.bad_pages.fetch_add(1, Ordering::Relaxed);
+            });
+            return Err(ENOMEM);
+        }
+        // INVARIANT: the block is handed out from here on.
+        nz.mirror.set_allocated(a.pfn, a.order, tag);
+        self.count(|c| {
+            c.outstanding.fetch_add(1 << a.order, Ordering::Relaxed);
+        });
         Ok(a)
     }
 
-    /// A block whose last reference was dropped comes back.
+    /// A free the kernel handed us that pnalloc cannot take: leak it rather
+    /// than corrupt a free list, count it, and say so (a few times).
+    fn refuse_free(&self, pfn: Pfn, order: u32, why: &str) {
+        self.count(|c| {
+            c.bad_frees.fetch_add(1, Ordering::Relaxed);
+        });
+        if BAD_FREE_REPORTS.fetch_add(1, Ordering::Relaxed) < 10 {
+            pr_err!(
+                "refused free of pfn {:#x} order {}: {}; leaked\n",
+                pfn,
+                order,
+                why
+            );
+        }
+    }
+
+    /// A block whose last reference was dropped comes back. Its frames are
+    /// already frozen (`__free_pages_prepare()` left refcount 0 and no
+    /// page type): pnalloc writes nothing to its struct pages.
     fn free(&self, pfn: Pfn, order: u32) {
         let nid = mm_sys::page_nid(pfn);
-        // SAFETY: the kernel's free path gave us the block with its last
-        // reference dropped.
-        unsafe { mm_sys::prep_owned(pfn, order) };
-        let nz = self.node_zone(nid);
-        if let Ok(nz) = nz {
-            let tag = nz.mirror.take_tag(pfn);
+        let Ok(nz) = self.node_zone(nid) else {
+            return self.refuse_free(pfn, order, "not on a private node");
+        };
+        if order > crate::core::MAX_PAGE_ORDER {
+            return self.refuse_free(pfn, order, "bad order");
+        }
+        let (tag, bytes_only) = match nz.mirror.take_allocated(pfn, order) {
+            Ok(FreedBlock::Block { tag }) => (tag, false),
+            Ok(FreedBlock::TailPiece { tag }) => (tag, true),
+            Err(why) => return self.refuse_free(pfn, order, why.as_str()),
+        };
+        if bytes_only {
+            // A tail piece of ___free_pages(): the head keeps the call.
+            mm_sys::tag_event(tag, TagEvent::SubBytes, PAGE_SIZE << order);
+        } else {
             mm_sys::tag_event(tag, TagEvent::Free, PAGE_SIZE << order);
         }
-        match nz {
-            Ok(nz) if pcp::pcp_allowed_order(order) => {
+        let on_pcp = pcp::pcp_allowed_order(order)
+            && nz.pcp.with_this_cpu(|_, slot| {
                 // The list is chosen by the pageblock's type, read without
                 // the zone lock, as free_frozen_page_commit() does.
                 let mt = nz.mirror.pageblock_mt(pfn);
-                let freed = nz.pcp.with_this_cpu(|_, slot| {
-                    slot.with(false, |p| {
-                        pcp::free_pcp(p, &mut ZoneLocker(&nz.zone), pfn, order, mt, false)
-                    })
-                });
-                if freed != Some(true) {
-                    nz.zone.lock().free_pages(pfn, order);
-                }
-            }
-            Ok(nz) => nz.zone.lock().free_pages(pfn, order),
-            Err(_) => pr_err!("freed pfn {:#x} on unknown node {}\n", pfn, nid),
+                slot.try_with(|p| pcp::free_pcp(p, &mut ZoneLocker(&nz.zone), pfn, order, mt, false))
+                    == Some(true)
+            });
+        if !on_pcp {
+            nz.zone.lock().free_pages(pfn, order);
         }
-        self.outstanding.fetch_sub(1 << order, Ordering::Relaxed);
-        mm_sys::module_put(1 << order);
+        self.count(|c| {
+            c.outstanding.fetch_sub(1 << order, Ordering::Relaxed);
+        });
     }
 }
 
@@ -384,8 +579,9 @@ pub(crate) fn instance() -> Option<&'static Instance> {
     (!p.is_null()).then(|| unsafe { &*p })
 }
 
-/// `alloc_pages_exact()` split a block: every page takes the head's tag,
-/// and the tag counts one call per page, as `pgalloc_tag_split()` does.
+/// `split_page()` of a block pnalloc handed out: every page becomes an
+/// order-0 block of its own, charged to the head's tag, which counts one
+/// call per page, as `pgalloc_tag_split()` does.
 pub(crate) fn tag_split(pfn: Pfn, order: u32) {
     let Some(inst) = instance() else {
         return;
@@ -393,14 +589,19 @@ pub(crate) fn tag_split(pfn: Pfn, order: u32) {
     let Ok(nz) = inst.node_zone(mm_sys::page_nid(pfn)) else {
         return;
     };
-    let tag = nz.mirror.tag(pfn);
-    if tag == 0 {
+    if let Some(tag) = nz.mirror.split(pfn, order) {
+        mm_sys::tag_event(tag, TagEvent::Split, (1 << order) - 1);
+    }
+}
+
+/// `page_alloc_cpu_dead()`: a dead CPU's pcp lists go back to the buddy.
+pub(crate) fn cpu_dead(cpu: u32) {
+    let (Some(inst), Ok(cpu)) = (instance(), i32::try_from(cpu)) else {
         return;
+    };
+    for nz in inst.zones.iter() {
+        nz.drain_cpu(cpu);
     }
-    for i in 1..(1u64 << order) {
-        nz.mirror.set_tag(pfn + i, tag);
-    }
-    mm_sys::tag_event(tag, TagEvent::Split, (1 << order) - 1);
 }
 
 /// Entry from the exported C entry points (`pnalloc.h`).
@@ -470,6 +671,9 @@ impl PageAllocEnv for KEnv<'_> {
 
     fn watermark_ok(&mut self, z: ZoneRef, order: u32, flags: AllocFlags) -> Option<bool> {
         let zone = self.zone(z)?;
+        if order == 0 && zone.watermark_fast_lockless(flags) {
+            return Some(true);
+        }
         let mut zone = if flags.nolock {
             zone.try_lock()?
         } else {
@@ -488,7 +692,7 @@ impl PageAllocEnv for KEnv<'_> {
         let nz = self.node_zone(z)?;
         if pcp::pcp_allowed_order(order) {
             let page = nz.pcp.with_this_cpu(|_, slot| {
-                slot.with(flags.nolock, |p| {
+                slot.try_with(|p| {
                     pcp::rmqueue_pcplist(p, &mut ZoneLocker(&nz.zone), order, mt, flags)
                 })
             });

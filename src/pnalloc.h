@@ -57,6 +57,7 @@ enum {
 	PNALLOC_TAG_NOTAG,
 	PNALLOC_TAG_INACCURATE,
 	PNALLOC_TAG_SPLIT,
+	PNALLOC_TAG_SUB_BYTES,
 };
 
 /* The public alloc_flags bits (mm/page_alloc.h values). */

@@ -11,7 +11,8 @@
 //! - [`debugfs`], [`control`]: what an mm developer reads and writes under
 //!   `/sys/kernel/debug/pnalloc/`.
 //! - [`state`]: what a loaded module owns, and its teardown order.
-//! - [`node`]: the instance, zones behind their locks, the allocation glue.
+//! - [`node`]: the instance, zones behind their locks, the allocation glue;
+//!   [`zonelists`]: the topology, read under RCU.
 //! - [`carve`]: claiming and releasing hot-plugged ranges.
 //! - [`core`]: the allocator core, plain Rust over a frame array, also built
 //!   and tested on the host (`cargo test`); [`frames`] stores its metadata.
@@ -33,6 +34,7 @@ mod lock;
 mod mm_sys;
 mod node;
 mod state;
+mod zonelists;
 
 use kernel::{
     prelude::*,
