@@ -14,7 +14,7 @@ echo "== cpu vulnerabilities (mitigations change allocator costs)"
 grep -H . /sys/devices/system/cpu/vulnerabilities/* 2>/dev/null | sed 's|.*/||' | head -20
 echo
 printf '%-6s %-8s %12s %12s %7s %12s %12s %7s\n' order iters "pn ns" "kernel ns" ratio "pn64 ns" "kern64 ns" ratio
-for order in 0 1 3 9; do
+for order in 0 1 3 9 10; do
 	iters=$([ "$order" -ge 9 ] && echo 512 || echo 20000)
 	echo "bench $nid $order $iters" >$PN_DEBUGFS/test
 	line=$(dmesg | grep "bench order $order iters $iters:" | tail -n1)
@@ -25,4 +25,5 @@ for order in 0 1 3 9; do
 		"$(awk -v a="$3" -v b="$4" 'BEGIN { printf "%.2f", a / b }')"
 done
 echo drain >$PN_DEBUGFS/control
+echo "release all" >/sys/kernel/debug/pnalloc/control
 rmmod pnalloc

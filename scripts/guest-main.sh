@@ -49,6 +49,7 @@ for f in "$PN_DEBUGFS"/*; do
 	cat "$f"
 done
 echo
-echo "== rmmod pnalloc"
+echo "== release all; rmmod pnalloc (each claimed range holds a module reference)"
+echo "release all" >$PN_DEBUGFS/control
 rmmod pnalloc
 [ ! -e "$PN_DEBUGFS" ] && echo "debugfs directory removed"

@@ -90,7 +90,7 @@ nolock() {
 	# Three nolock allocations, each freed with free_pages_nolock().
 	[ "$(ext "$site [pnalloc] func:nolock_test_body")" = "0 0 0 0 3 0" ] || { ktap_print_msg "ext: $(ext "func:nolock_test_body")"; return 1; }
 	sleep 0.5
-	grep -q "^outstanding_blocks 0$" $D/zoneinfo
+	grep -q "^outstanding_pages 0$" $D/zoneinfo
 }
 ktap_test_result "alloc_pages_nolock from task, hardirq and NMI is counted on its site; with the zone lock held it fails at once" nolock
 
@@ -121,7 +121,7 @@ ktap_test_result "each ioctl filter (file, line, function, module, min/max size)
 
 # 8
 bad_ioctls() {
-	[ "$($IOC errors)" = ok ] && rmmod pnalloc && pn_no_splats
+	[ "$($IOC errors)" = ok ] && pn_unload && pn_no_splats
 }
 ktap_test_result "bad ioctls fail (EINVAL, ENOENT, ENOTTY, EFAULT); unload; no lockdep reports" bad_ioctls
 

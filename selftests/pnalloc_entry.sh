@@ -37,7 +37,7 @@ baseline() {
 	[ "$(pn_write $D/control drain)" = ok ] &&
 		[ "$(pn_zone_field "$A" free)" = "$TOTAL_A" ] &&
 		[ "$(pn_zone_field "$B" free)" = "$TOTAL_B" ] &&
-		grep -q "^outstanding_blocks 0$" $D/zoneinfo ||
+		grep -q "^outstanding_pages 0$" $D/zoneinfo ||
 		{ ktap_print_msg "not at baseline: free $(pn_zone_field "$A" free)/$TOTAL_A $(pn_zone_field "$B" free)/$TOTAL_B"; return 1; }
 }
 
@@ -126,7 +126,7 @@ exact() {
 	# 5 pages: an order-3 block is split and pages 6..8 go back at once.
 	[ "$(t "ep exact $A 20480")" = ok ] || return 1
 	grep -q "pages 5 free Exact(20480)" $D/test || { cat $D/test; return 1; }
-	[ "$(awk '/^outstanding_blocks/ { print $2 }' $D/zoneinfo)" = 5 ] || { ktap_print_msg "outstanding $(awk '/^outstanding_blocks/ { print $2 }' $D/zoneinfo)"; return 1; }
+	[ "$(awk '/^outstanding_pages/ { print $2 }' $D/zoneinfo)" = 5 ] || { ktap_print_msg "outstanding $(awk '/^outstanding_pages/ { print $2 }' $D/zoneinfo)"; return 1; }
 	[ "$(t "fill 7")" = ok ] && [ "$(t "verify 7")" = ok ] && [ "$(t "free 1")" = ok ] && baseline
 }
 ktap_test_result "alloc_pages_exact keeps exactly 5 of 8 pages and free_pages_exact returns them" exact
@@ -168,7 +168,7 @@ ktap_test_result "CPU 0 allocates while CPU 1 frees: every page comes back and m
 
 # 9
 unload() {
-	rmmod pnalloc && pn_no_splats
+	pn_unload && pn_no_splats
 }
 ktap_test_result "unload after all tests, with no kernel warnings" unload
 

@@ -12,7 +12,7 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 pn_begin
 
 # suite:number of cases
-SUITES="pnalloc_core_kernel:4 pnalloc_entry:7"
+SUITES="pnalloc_core_kernel:4 pnalloc_entry:7 pnalloc_contract:6"
 ktap_set_plan $(($(echo $SUITES | wc -w) + 2))
 
 insmod "$KO" || ktap_exit_fail_msg "insmod failed"
@@ -30,7 +30,7 @@ for s in $SUITES; do
 	ktap_test_result "KUnit suite $name: $want cases ran and passed" suite_ok
 done
 unload() {
-	grep -q "^outstanding_blocks 0$" $PN_DEBUGFS/zoneinfo && rmmod pnalloc
+	grep -q "^outstanding_pages 0$" $PN_DEBUGFS/zoneinfo && pn_unload
 }
 ktap_test_result "every page the suites took came back; the module unloads" unload
 ktap_test_result "no kernel warnings or lockdep reports" pn_no_splats

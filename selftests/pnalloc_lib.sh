@@ -74,7 +74,7 @@ pn_dmesg_mark() {
 
 pn_splats_since() {
 	dmesg | sed -n "/$PN_MARK/,\$p" |
-		grep -E 'BUG:|WARNING: CPU:|Oops|Call Trace:|possible circular locking|inconsistent lock state' || true
+		grep -E 'BUG:|WARNING: CPU:|Oops|Call Trace:|possible circular locking|inconsistent lock state|KASAN|kmemleak|Bad page' || true
 }
 
 # KTAP check: nothing since pn_dmesg_mark made the kernel complain.
@@ -92,12 +92,20 @@ pn_begin() {
 	KO=$(pn_ko)
 	[ -f "$KO" ] || ktap_exit_fail_msg "pnalloc.ko not found ($KO)"
 	pn_mount_debugfs
-	if pn_loaded; then rmmod pnalloc || ktap_exit_fail_msg "cannot unload pnalloc"; fi
+	if pn_loaded; then pn_unload || ktap_exit_fail_msg "cannot unload pnalloc"; fi
 	pn_dmesg_mark
 }
 
 pn_loaded() {
 	[ -d /sys/module/pnalloc ]
+}
+
+# Each claimed range holds a module reference: release them all, then unload.
+pn_unload() {
+	if [ -e "$PN_DEBUGFS/control" ]; then
+		echo "release all" >"$PN_DEBUGFS/control" || return 1
+	fi
+	rmmod pnalloc
 }
 
 # Writes "$2" to debugfs file "$1" and prints "ok" or the error text.

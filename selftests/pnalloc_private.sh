@@ -130,7 +130,7 @@ free_dispatch() {
 	[ "$(pn_zone_field "$N1" free) $(pcp_count "$N1")" = "$total 0" ] ||
 		{ ktap_print_msg "after drain free/pcp $(pn_zone_field "$N1" free) $(pcp_count "$N1")"; ok=1; }
 	[ "$(pn_buddy "$N1")" = "0 0 0 0 0 0 0 0 0 0 $((total / 1024))" ] || { ktap_print_msg "not merged back: $(pn_buddy "$N1")"; ok=1; }
-	grep -q "^outstanding_blocks 0$" $D/zoneinfo || ok=1
+	grep -q "^outstanding_pages 0$" $D/zoneinfo || ok=1
 	[ "$(grep -c 'MemFree: *0 kB' $PN_SYS_NODE/node$N1/meminfo)" = 1 ] || ok=1
 	return $ok
 }
@@ -238,7 +238,7 @@ ktap_test_result "pagetypeinfo uses /proc/pagetypeinfo's layout" pagetypeinfo_fo
 
 # 11
 unload_restores() {
-	rmmod pnalloc || return 1
+	pn_unload || return 1
 	local ok=0 n
 	[ "$(cat $PN_SYS_NODE/has_memory)" = "$HAS_MEMORY_BEFORE" ] || ok=1
 	grep -q "(pnalloc)" /proc/iomem && { ktap_print_msg "pnalloc resources left in /proc/iomem"; ok=1; }
