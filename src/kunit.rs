@@ -434,7 +434,11 @@ mod contract {
         let nz = inst.node_zone(nid)?;
         let p = Pages::alloc_node(tag_site!(), nid, Gfp::KERNEL, 1)?;
         nz.drain_all_pages();
-        let before = (inst.bad_frees(), nz.zone.lock().nr_free_pages, inst.outstanding());
+        let before = (
+            inst.bad_frees(),
+            nz.zone.lock().nr_free_pages,
+            inst.outstanding(),
+        );
         // A frame that is free (the second page of nothing handed out
         // after `p`'s block), the block with the wrong order, misaligned,
         // and a kernel page that is not pnalloc's at all.
@@ -445,7 +449,11 @@ mod contract {
         let kernel_page = KBox::new([0u8; 64], GFP_KERNEL)?;
         let kpfn = mm_sys::virt_to_pfn(::core::ptr::from_ref(&*kernel_page) as usize);
         node::free_from_kernel(kpfn, 0);
-        let after = (inst.bad_frees(), nz.zone.lock().nr_free_pages, inst.outstanding());
+        let after = (
+            inst.bad_frees(),
+            nz.zone.lock().nr_free_pages,
+            inst.outstanding(),
+        );
         assert_eq!(after, (before.0 + 4, before.1, before.2));
         drop(p);
         assert_eq!(inst.outstanding(), before.2 - 2);

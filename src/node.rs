@@ -54,11 +54,11 @@ use kernel::{
 
 use crate::{
     core::{
+        alloc_flags::Watermark,
         alloc_flags::{AllocFlags, ALLOC_NOLOCK, ALLOC_NO_CODETAG},
         migratetype::MigrateType,
         page_alloc::{self, AllocFailure, AllocRequest, Allocated, PageAllocEnv},
         pcp::{self, PerCpuPages, ZoneLock, PCP_DEFAULT_BATCH, PCP_DEFAULT_HIGH},
-        alloc_flags::Watermark,
         zone::{Zone, ZoneType},
         zonelist::{Topology, ZoneRef},
         CoreError, Pfn, MAX_NUMNODES, NUMA_NO_NODE,
@@ -364,10 +364,7 @@ impl Instance {
             )?;
         }
         let n = (nr.min(MAX_NUMNODES)) as i32;
-        let topo = Zonelists::initial(
-            |from, to| u8::try_from(mm_sys::node_distance(from, to)).unwrap_or(u8::MAX),
-            n,
-        )?;
+        let topo = Zonelists::initial(mm_sys::node_distance, n)?;
         // SAFETY: all-zero `Counters` are zeroed atomics; nothing to finish.
         let counters = unsafe { CpuLocal::new(|_| Ok(())) }?;
         KBox::pin_init(
@@ -556,8 +553,9 @@ impl Instance {
                 // The list is chosen by the pageblock's type, read without
                 // the zone lock, as free_frozen_page_commit() does.
                 let mt = nz.mirror.pageblock_mt(pfn);
-                slot.try_with(|p| pcp::free_pcp(p, &mut ZoneLocker(&nz.zone), pfn, order, mt, false))
-                    == Some(true)
+                slot.try_with(|p| {
+                    pcp::free_pcp(p, &mut ZoneLocker(&nz.zone), pfn, order, mt, false)
+                }) == Some(true)
             });
         if !on_pcp {
             nz.zone.lock().free_pages(pfn, order);

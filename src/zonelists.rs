@@ -18,8 +18,7 @@ use ::core::{
 
 use kernel::{
     alloc::KVBox,
-    bindings,
-    new_mutex,
+    bindings, new_mutex,
     prelude::*,
     sync::{rcu, Mutex},
 };
@@ -94,7 +93,10 @@ impl Zonelists {
     }
 
     /// A heap topology with no private nodes and the given distances.
-    pub(crate) fn initial(distance: impl Fn(i32, i32) -> u8, nr_nodes: i32) -> Result<KVBox<Topology>> {
+    pub(crate) fn initial(
+        distance: impl Fn(i32, i32) -> u8,
+        nr_nodes: i32,
+    ) -> Result<KVBox<Topology>> {
         // Built at compile time: far too large for a kernel stack.
         static EMPTY: Topology = Topology::new();
         let mut t = copy_topology(&EMPTY)?;
