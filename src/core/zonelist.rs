@@ -237,13 +237,13 @@ impl Topology {
         }
         let mut best = None;
         let mut min_val = u32::MAX;
-        for n in 0..MAX_NUMNODES {
-            if self.nodes[n].is_none() || *used & (1 << n) != 0 {
+        for (n, (desc, load)) in self.nodes.iter().zip(node_load).enumerate() {
+            if desc.is_none() || *used & (1 << n) != 0 {
                 continue;
             }
             let mut val = u32::from(self.distance[node][n]);
             val += u32::from(n < node);
-            val = val * MAX_NUMNODES as u32 + node_load[n];
+            val = val * MAX_NUMNODES as u32 + load;
             if val < min_val {
                 min_val = val;
                 best = Some(n);
