@@ -482,3 +482,17 @@ impl FrameStore for Bare {
 fn a_store_that_cannot_see_users_has_no_movable_pages() {
     assert!(!Bare.page_is_movable(BASE));
 }
+
+#[test]
+fn pcp_high_and_batch_must_fit_the_table() {
+    let mut p = PerCpuPages::new();
+    assert_eq!((p.high, p.batch), (378, 63));
+    // high + batch may fill the 512 slots exactly, never more.
+    assert_eq!(p.set_high_batch(500, 12), Ok(()));
+    assert_eq!(p.set_high_batch(501, 12), Err(CoreError::Range));
+    assert_eq!(p.set_high_batch(12, 501), Err(CoreError::Range));
+    assert_eq!(p.set_high_batch(0, 1), Ok(()));
+    assert_eq!(p.set_high_batch(0, 0), Err(CoreError::Range));
+    assert_eq!(p.set_high_batch(u32::MAX, 1), Err(CoreError::Range));
+    assert_eq!((p.high, p.batch), (0, 1), "a refused setting changes nothing");
+}
