@@ -60,7 +60,7 @@ struct pn_counters {
 
 static struct pn_tag *pn_tags;
 static struct pn_counters __percpu *pn_ctr;
-/* Saturates at PN_MAX_TAGS + 1: it never wraps into live rows. */
+/* Saturates at PN_MAX_TAGS: it never wraps into live rows. */
 static atomic_t pn_nr_tags = ATOMIC_INIT(0);
 /* Bumped whenever a row appears: ALLOCINFO_IOC_CONTENT_ID. */
 static atomic64_t pn_content_id = ATOMIC64_INIT(1);
@@ -100,11 +100,10 @@ u32 pnalloc_tag_id(struct pnalloc_tag_site *site)
 	if (id)
 		return id;
 	/* A full table answers 0 (not counted) for good. */
-	if (!atomic_add_unless(&pn_nr_tags, 1, PN_MAX_TAGS + 1))
+	old = atomic_fetch_add_unless(&pn_nr_tags, 1, PN_MAX_TAGS);
+	if (old >= PN_MAX_TAGS)
 		return 0;
-	id = atomic_read(&pn_nr_tags);
-	if (id > PN_MAX_TAGS)
-		return 0;
+	id = old + 1;
 	t = &pn_tags[id - 1];
 	strscpy_pad(t->modname, pn_str(site->modname), ALLOCINFO_STR_SIZE);
 	strscpy_pad(t->function, pn_str(site->function), ALLOCINFO_STR_SIZE);

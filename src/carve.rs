@@ -129,14 +129,7 @@ impl Carve {
         }
         // A block that did not come online has no initialised memmap: it
         // must never reach the free lists.
-        let mut online = 0u64;
-        mm_sys::for_each_memory_block(|b| {
-            if b.start_pfn >= start_pfn && b.start_pfn < end && b.online {
-                online += b.nr_pages;
-            }
-            Ok(())
-        })?;
-        if online != nr_pages {
+        if Self::online_pages_of(start_pfn, nr_pages)? != nr_pages {
             let _ = self.unplug(nid, start_pfn, nr_pages, new_node);
             return Err(EIO);
         }
@@ -269,6 +262,19 @@ impl Carve {
         Ok(n)
     }
 
+    /// Pages of `start_pfn..+nr_pages` in memory blocks that are online.
+    fn online_pages_of(start_pfn: Pfn, nr_pages: u64) -> Result<u64> {
+        let end = start_pfn.checked_add(nr_pages).ok_or(ERANGE)?;
+        let mut online = 0u64;
+        mm_sys::for_each_memory_block(|b| {
+            if b.start_pfn >= start_pfn && b.start_pfn < end && b.online {
+                online += b.nr_pages;
+            }
+            Ok(())
+        })?;
+        Ok(online)
+    }
+
     /// Offlines and removes a range whose frames are all free and off the
     /// core's lists. On failure the range is still online and pnalloc's
     /// (every frame frozen, as the online callback keeps re-onlined ones).
@@ -327,7 +333,21 @@ impl Carve {
         };
         r?;
         if let Err(e) = Self::offline_and_remove(c.start_pfn, c.nr_pages) {
-            // Could not offline: the range stays ours, back on the lists.
+            // Could not offline. offline_and_remove_memory() onlines again
+            // what it offlined, but a block whose onlining failed has no
+            // memmap any more: only a range that is wholly online may go
+            // back on the lists. Otherwise it stays claimed and off every
+            // list (leaked, never corrupt), and says so.
+            if Self::online_pages_of(c.start_pfn, c.nr_pages) != Ok(c.nr_pages) {
+                pr_err!(
+                    "pfn {:#x}-{:#x}: release failed ({:?}) with blocks offline; range withheld\n",
+                    c.start_pfn,
+                    c.start_pfn + c.nr_pages - 1,
+                    e
+                );
+                return Err(e);
+            }
+            // The range stays ours, back on the lists.
             if let Some((meta, mirror)) = meta {
                 let mut z = nz.zone.lock();
                 z.frames.stage(c.start_pfn, meta, mirror);

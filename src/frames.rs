@@ -48,6 +48,10 @@ pub(crate) struct RangeMirror {
 
 /// [`RangeMirror::state`] bits: the head of a block handed out ...
 const ALLOCATED: u32 = 1 << 31;
+/// ... not compound (`___free_pages()` may free it in pieces) ...
+const NONCOMPOUND: u32 = 1 << 30;
+/// ... whose head page was freed while tail pieces are still out ...
+const HEAD_FREED: u32 = 1 << 29;
 /// ... its order ...
 const ORDER_SHIFT: u32 = 24;
 const ORDER_MASK: u32 = 0xf << ORDER_SHIFT;
@@ -62,18 +66,29 @@ const fn state_order(s: u32) -> u32 {
     (s & ORDER_MASK) >> ORDER_SHIFT
 }
 
-/// What a valid free returns.
+/// What a valid free returns: which frames go back to the free lists.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum FreedBlock {
-    /// A whole block handed out (or one page of a split one).
+    /// A whole block handed out (or one page of a split one): it goes back.
     Block {
         /// The tag it was charged to.
         tag: u32,
     },
     /// The upper half of a non-compound block whose head is still
-    /// referenced: `___free_pages()` frees the tail pieces one by one.
+    /// referenced: `___free_pages()` frees the tail pieces one by one. The
+    /// piece goes back; so does the head page, at `head`, if it was freed
+    /// before this last piece.
     TailPiece {
         /// The head's tag.
+        tag: u32,
+        /// The head page, order 0, if it is free now too.
+        head: Option<Pfn>,
+    },
+    /// The head page of a non-compound block freed while tail pieces are
+    /// still out (another reference dropped it first): it waits for them
+    /// and nothing goes back yet.
+    HeadFirst {
+        /// The tag it was charged to.
         tag: u32,
     },
 }
@@ -208,10 +223,15 @@ impl MirrorIndex {
     }
 
     /// Records that the block at `pfn` of `order` is handed out, charged
-    /// to tag `tag` (0: none).
-    pub(crate) fn set_allocated(&self, pfn: Pfn, order: u32, tag: u32) {
+    /// to tag `tag` (0: none); `compound` as `__GFP_COMP` made it.
+    pub(crate) fn set_allocated(&self, pfn: Pfn, order: u32, tag: u32, compound: bool) {
         if let Some(st) = self.mirror_of(pfn).and_then(|m| m.state(pfn)) {
-            st.store(allocated(order, tag), Ordering::Release);
+            let nc = if compound || order == 0 {
+                0
+            } else {
+                NONCOMPOUND
+            };
+            st.store(allocated(order, tag) | nc, Ordering::Release);
         }
     }
 
@@ -230,12 +250,22 @@ impl MirrorIndex {
         let st = m.state(pfn).ok_or(BadFree::NotOwned)?;
         let s = st.load(Ordering::Acquire);
         if s & ALLOCATED != 0 {
-            if state_order(s) != order {
-                return Err(BadFree::WrongOrder);
+            if s & HEAD_FREED != 0 {
+                return Err(BadFree::NotAllocated);
             }
+            let (new, freed) = if state_order(s) == order {
+                (0, FreedBlock::Block { tag: s & TAG_MASK })
+            } else if order == 0 && s & NONCOMPOUND != 0 {
+                // The head of a non-compound block whose other reference
+                // went first, while ___free_pages() is still freeing the
+                // tail pieces: it waits for the last piece.
+                (s | HEAD_FREED, FreedBlock::HeadFirst { tag: s & TAG_MASK })
+            } else {
+                return Err(BadFree::WrongOrder);
+            };
             return st
-                .compare_exchange(s, 0, Ordering::AcqRel, Ordering::Acquire)
-                .map(|_| FreedBlock::Block { tag: s & TAG_MASK })
+                .compare_exchange(s, new, Ordering::AcqRel, Ordering::Acquire)
+                .map(|_| freed)
                 .map_err(|_| BadFree::NotAllocated);
         }
         // ___free_pages() with the head still referenced frees the upper
@@ -247,11 +277,21 @@ impl MirrorIndex {
         }
         let hs = m.state(head).ok_or(BadFree::NotAllocated)?;
         let h = hs.load(Ordering::Acquire);
-        if h & ALLOCATED == 0 || state_order(h) != order + 1 {
+        if h & ALLOCATED == 0 || h & NONCOMPOUND == 0 || state_order(h) != order + 1 {
             return Err(BadFree::NotAllocated);
         }
-        hs.compare_exchange(h, allocated(order, h), Ordering::AcqRel, Ordering::Acquire)
-            .map(|_| FreedBlock::TailPiece { tag: h & TAG_MASK })
+        // The last piece of a head freed first frees the head too.
+        let head_done = order == 0 && h & HEAD_FREED != 0;
+        let new = if head_done {
+            0
+        } else {
+            (h & !ORDER_MASK) | (order << ORDER_SHIFT)
+        };
+        hs.compare_exchange(h, new, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| FreedBlock::TailPiece {
+                tag: h & TAG_MASK,
+                head: head_done.then_some(head),
+            })
             .map_err(|_| BadFree::NotAllocated)
     }
 

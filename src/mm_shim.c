@@ -101,11 +101,14 @@ u64 pnalloc_block_pages(void)
  */
 static u64 window_start, window_end;
 static bool window_releasing;
+/* Who releases: only its own offline_and_remove_memory() may offline. */
+static struct task_struct *window_task;
 
 void pnalloc_set_window(u64 start_pfn, u64 nr_pages, bool releasing)
 {
 	WRITE_ONCE(window_start, start_pfn);
 	WRITE_ONCE(window_end, start_pfn + nr_pages);
+	WRITE_ONCE(window_task, releasing ? current : NULL);
 	WRITE_ONCE(window_releasing, releasing);
 }
 
@@ -117,7 +120,9 @@ static bool in_window(unsigned long pfn)
 /*
  * Onlining leaves each page PageOffline with refcount 1. A page of the
  * window becomes a free frame of pnalloc's: no page type and refcount 0,
- * exactly like a page on the buddy's free lists, so that a speculative
+ * prepared as __free_pages_core() prepares the buddy's (init_on_free,
+ * poisoning, KASAN, debug_pagealloc), like a page on the buddy's free
+ * lists, so that a speculative
  * get_page_unless_zero() (memory failure, compaction scanners, kpageflags
  * readers) on it fails. This also holds for blocks that an offline which
  * failed half-way onlines again: the window stays set until the release
@@ -126,17 +131,18 @@ static bool in_window(unsigned long pfn)
  */
 static void pnalloc_online_page(struct page *page, unsigned int order)
 {
-	unsigned long i, nr = 1UL << order;
+	unsigned long nr = 1UL << order;
 
 	if (!in_window(page_to_pfn(page)) ||
 	    !in_window(page_to_pfn(page) + nr - 1)) {
 		generic_online_page(page, order);
 		return;
 	}
-	for (i = 0; i < nr; i++) {
-		__ClearPageOffline(page + i);
-		WARN_ON_ONCE(!page_ref_freeze(page + i, 1));
-	}
+	/*
+	 * A chunk that fails the free-time checks was reported by bad_page();
+	 * its pages fail the new-page checks too and are never handed out.
+	 */
+	WARN_ON_ONCE(!node_private_prepare_onlined(page, order));
 }
 
 static bool range_in_window(struct memory_notify *mn)
@@ -174,7 +180,8 @@ static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
 		 * Only a release offlines it: pages may be handed out, and a
 		 * claimed range leaves pnalloc whole, through its control file.
 		 */
-		if (!READ_ONCE(window_releasing) || !range_in_window(mn))
+		if (!READ_ONCE(window_releasing) || !range_in_window(mn) ||
+		    READ_ONCE(window_task) != current)
 			return notifier_from_errno(-EBUSY);
 		for (pfn = mn->start_pfn; pfn < end; pfn++) {
 			page = pfn_to_page(pfn);
@@ -317,8 +324,15 @@ void pnalloc_drain_deferred(void)
 	}
 }
 
+/* split_page() of one of our blocks, by us or by whoever holds it. */
+static void pnalloc_node_split(struct page *page, unsigned int order)
+{
+	pnalloc_rust_tag_split(page_to_pfn(page), order);
+}
+
 static const struct node_private_ops pnalloc_node_ops = {
 	.free_pages = pnalloc_node_free,
+	.split_page = pnalloc_node_split,
 };
 
 int pnalloc_node_register(int nid)
@@ -332,9 +346,9 @@ int pnalloc_node_unregister(int nid)
 }
 
 static bool prep_new_page_noprof(struct page *page, unsigned int order,
-				 gfp_t gfp)
+				 gfp_t gfp, bool no_watermarks)
 {
-	return node_private_prep_new_page(page, order, gfp);
+	return node_private_prep_new_page(page, order, gfp, no_watermarks);
 }
 
 /*
@@ -352,9 +366,11 @@ static bool prep_new_page_noprof(struct page *page, unsigned int order,
  * init_on_alloc, records page_owner, and sets up the compound page and the
  * first reference. False if the new-page checks found a bad page.
  */
-bool pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp)
+bool pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp,
+			bool no_watermarks)
 {
-	return prep_new_page_tagged(pfn_to_page(pfn), order, (__force gfp_t)gfp);
+	return prep_new_page_tagged(pfn_to_page(pfn), order, (__force gfp_t)gfp,
+				    no_watermarks);
 }
 
 void pnalloc_free_pages(u64 pfn, unsigned int order)
@@ -593,9 +609,8 @@ static void *alloc_exact(struct pnalloc_tag_site *site, int nid, size_t size,
 	if (!page)
 		return NULL;
 	addr = (unsigned long)page_address(page);
+	/* Every page now carries the tag (the split hook): they come back one by one. */
 	split_page(page, order);
-	/* Every page now carries the tag: they come back one by one. */
-	pnalloc_rust_tag_split(page_to_pfn(page), order);
 	used = addr + PAGE_ALIGN(size);
 	end = addr + (PAGE_SIZE << order);
 	for (; used < end; used += PAGE_SIZE)
@@ -790,7 +805,6 @@ int pnalloc_nolock_test(int ctx, int nid, unsigned int order)
 void pnalloc_split_page(u64 pfn, unsigned int order)
 {
 	split_page(pfn_to_page(pfn), order);
-	pnalloc_rust_tag_split(pfn, order);
 }
 
 /*

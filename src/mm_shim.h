@@ -46,7 +46,8 @@ int pnalloc_node_register(int nid);
 int pnalloc_node_unregister(int nid);
 
 /* Pages. */
-bool pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp);
+bool pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp,
+			bool no_watermarks);
 bool pnalloc_try_get_page(u64 pfn);
 void pnalloc_get_page(u64 pfn);
 void pnalloc_put_page(u64 pfn);

@@ -49,7 +49,7 @@ extern "C" {
     fn pnalloc_add_memory_back(nid: c_int, start_pfn: u64, nr_pages: u64) -> c_int;
     fn pnalloc_node_register(nid: c_int) -> c_int;
     fn pnalloc_node_unregister(nid: c_int) -> c_int;
-    fn pnalloc_prep_alloc(pfn: u64, order: u32, gfp: u32) -> bool;
+    fn pnalloc_prep_alloc(pfn: u64, order: u32, gfp: u32, no_watermarks: bool) -> bool;
     fn pnalloc_try_get_page(pfn: u64) -> bool;
     fn pnalloc_get_page(pfn: u64);
     fn pnalloc_put_page(pfn: u64);
@@ -263,17 +263,18 @@ pub(crate) fn node_unregister(nid: i32) -> Result {
 /// Hands out a block the core just took off its lists the way the buddy
 /// does (`prep_new_page()`: KASAN, debug_pagealloc, poisoning,
 /// init_on_alloc and `__GFP_ZERO`, page_owner, compound setup, refcount 1
-/// on the head). `false` if the kernel's new-page checks found the block
-/// bad: it must not be handed out.
+/// on the head, pfmemalloc if it came from below the min watermark).
+/// `false` if the kernel's new-page checks found the block bad: it must
+/// not be handed out.
 ///
 /// # Safety
 ///
 /// `pfn..pfn + (1 << order)` is a block of a claimed range that the core has
 /// just handed out; its frames are frozen (refcount 0) and nobody else
 /// references them.
-pub(crate) unsafe fn prep_alloc(pfn: Pfn, order: u32, gfp: u32) -> bool {
+pub(crate) unsafe fn prep_alloc(pfn: Pfn, order: u32, gfp: u32, no_watermarks: bool) -> bool {
     // SAFETY: the caller guarantees the block is ours and unreferenced.
-    unsafe { pnalloc_prep_alloc(pfn, order, gfp) }
+    unsafe { pnalloc_prep_alloc(pfn, order, gfp, no_watermarks) }
 }
 
 /// `get_page_unless_zero()` on a frame, undone if it succeeded: what a

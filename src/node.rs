@@ -492,9 +492,10 @@ impl Instance {
             }
         };
         let nz = self.node_zone(i32::from(a.zone.nid))?;
+        let no_watermarks = a.flags.wmark == Watermark::None;
         // SAFETY: the core just took this block of a claimed range off its
         // lists; its frames are frozen and nobody else references them.
-        if !unsafe { mm_sys::prep_alloc(a.pfn, a.order, req.gfp.0) } {
+        if !unsafe { mm_sys::prep_alloc(a.pfn, a.order, req.gfp.0, no_watermarks) } {
             // bad_page() reported it and reset it; like rmqueue(), never
             // hand it out. It stays out of the free lists for good.
             self.count(|c| {
@@ -503,7 +504,12 @@ impl Instance {
             return Err(ENOMEM);
         }
         // INVARIANT: the block is handed out from here on.
-        nz.mirror.set_allocated(a.pfn, a.order, tag);
+        nz.mirror.set_allocated(
+            a.pfn,
+            a.order,
+            tag,
+            req.gfp.has(crate::core::gfp::Gfp::COMP),
+        );
         self.count(|c| {
             c.outstanding.fetch_add(1 << a.order, Ordering::Relaxed);
         });
@@ -537,17 +543,31 @@ impl Instance {
         if order > crate::core::MAX_PAGE_ORDER {
             return self.refuse_free(pfn, order, "bad order");
         }
-        let (tag, bytes_only) = match nz.mirror.take_allocated(pfn, order) {
-            Ok(FreedBlock::Block { tag }) => (tag, false),
-            Ok(FreedBlock::TailPiece { tag }) => (tag, true),
-            Err(why) => return self.refuse_free(pfn, order, why.as_str()),
-        };
-        if bytes_only {
-            // A tail piece of ___free_pages(): the head keeps the call.
-            mm_sys::tag_event(tag, TagEvent::SubBytes, PAGE_SIZE << order);
-        } else {
-            mm_sys::tag_event(tag, TagEvent::Free, PAGE_SIZE << order);
+        match nz.mirror.take_allocated(pfn, order) {
+            Ok(FreedBlock::Block { tag }) => {
+                mm_sys::tag_event(tag, TagEvent::Free, PAGE_SIZE << order);
+                self.free_to_lists(nz, pfn, order);
+            }
+            Ok(FreedBlock::TailPiece { tag, head }) => {
+                // A tail piece of ___free_pages(): the head keeps the call.
+                mm_sys::tag_event(tag, TagEvent::SubBytes, PAGE_SIZE << order);
+                self.free_to_lists(nz, pfn, order);
+                if let Some(head) = head {
+                    self.free_to_lists(nz, head, 0);
+                }
+            }
+            Ok(FreedBlock::HeadFirst { tag }) => {
+                // Charged as the kernel charges it; the frame waits for
+                // the last tail piece before it goes back.
+                mm_sys::tag_event(tag, TagEvent::Free, PAGE_SIZE);
+            }
+            Err(why) => self.refuse_free(pfn, order, why.as_str()),
         }
+    }
+
+    /// Puts a checked block back: this CPU's pcp list when it can (and
+    /// the order is one pcp lists hold), else the buddy.
+    fn free_to_lists(&self, nz: &NodeZone, pfn: Pfn, order: u32) {
         let on_pcp = pcp::pcp_allowed_order(order)
             && nz.pcp.with_this_cpu(|_, slot| {
                 // The list is chosen by the pageblock's type, read without
