@@ -86,8 +86,9 @@ pub const fn pcp_allowed_order(order: u32) -> bool {
 
 /// `struct per_cpu_pages`
 ///
-/// All-zero bytes are a valid, empty `PerCpuPages` with `high == batch == 0`
-/// (every free drains at once); [`PerCpuPages::set_high_batch`] sets the
+/// All-zero bytes are a valid, empty `PerCpuPages` with `high == batch == 0`,
+/// which behaves like the kernel's boot pageset (`high` 0, `batch` 1): every
+/// free drains at once; [`PerCpuPages::set_high_batch`] sets the
 /// real marks. The kernel layer relies on this to initialise per-CPU memory
 /// in place.
 ///
@@ -244,7 +245,7 @@ impl PerCpuPages {
 
     /// `nr_pcp_alloc()` with `high_min == high_max`: how many blocks to refill.
     pub fn nr_pcp_alloc(&mut self, order: u32) -> u32 {
-        let (high, base_batch) = (self.high, self.batch);
+        let (high, base_batch) = (self.high, self.batch.max(1));
         if high < base_batch {
             return 1;
         }
@@ -269,10 +270,11 @@ impl PerCpuPages {
 
     /// `nr_pcp_free()` with `high_min == high_max`.
     pub fn nr_pcp_free(&self) -> u32 {
-        if self.high < self.batch {
+        let batch = self.batch.max(1);
+        if self.high < batch {
             return 1;
         }
-        let (min_nr_free, max_nr_free) = (self.batch, self.high - self.batch);
+        let (min_nr_free, max_nr_free) = (batch, self.high - batch);
         self.free_count
             .clamp(min_nr_free, core::cmp::max(min_nr_free, max_nr_free))
     }

@@ -1150,4 +1150,14 @@ impl Model {
             z.drain_all();
         }
     }
+
+    /// New `high` and `batch` for every pcp of every zone there is.
+    pub fn set_pcp(&mut self, high: u32, batch: u32) {
+        for z in self.zones.values_mut() {
+            for p in z.pcp.iter_mut() {
+                p.high = high;
+                p.batch = batch;
+            }
+        }
+    }
 }

@@ -54,6 +54,8 @@ pub enum Op {
     },
     /// `min_free_kbytes` and the other lowmem pages, or each zone alone.
     Wmark(Option<(u64, u64)>),
+    /// `high` and `batch` of every pcp of every zone there is.
+    PcpTune(u32, u32),
 }
 
 const BASES: [u32; 7] = [
@@ -137,6 +139,14 @@ fn op() -> impl Strategy<Value = Op> {
             Just(Some((4 * 60_000, 0))),
             Just(Some((4 * 200_000, 0)))
         ].prop_map(Op::Wmark),
+        1 => prop_oneof![
+            Just((378u32, 63u32)),
+            Just((0, 1)),
+            Just((4, 8)),
+            Just((6, 2)),
+            Just((500, 12)),
+            Just((511, 1)),
+        ].prop_map(|(h, b)| Op::PcpTune(h, b)),
     ]
 }
 
@@ -404,6 +414,15 @@ pub fn run(pages: u64, ops: &[Op]) -> Result<(), String> {
             Op::Distance { from, to, d } => {
                 inst.topo.set_distance(i32::from(from), i32::from(to), d);
                 m.set_distance(usize::from(from), usize::from(to), d);
+            }
+            Op::PcpTune(high, batch) => {
+                for tz in inst.zones.values_mut() {
+                    for p in tz.pcp.iter_mut() {
+                        p.set_high_batch(high, batch)
+                            .map_err(|e| at(format!("{e:?}")))?;
+                    }
+                }
+                m.set_pcp(high, batch);
             }
             Op::Wmark(w) => {
                 inst.wmark = w;

@@ -494,5 +494,30 @@ fn pcp_high_and_batch_must_fit_the_table() {
     assert_eq!(p.set_high_batch(0, 1), Ok(()));
     assert_eq!(p.set_high_batch(0, 0), Err(CoreError::Range));
     assert_eq!(p.set_high_batch(u32::MAX, 1), Err(CoreError::Range));
-    assert_eq!((p.high, p.batch), (0, 1), "a refused setting changes nothing");
+    assert_eq!(
+        (p.high, p.batch),
+        (0, 1),
+        "a refused setting changes nothing"
+    );
+}
+
+#[test]
+fn a_zeroed_pcp_is_the_boot_pageset() {
+    // SAFETY: PerCpuPages documents all-zero bytes as a valid empty value.
+    let mut p: PerCpuPages = unsafe { ::core::mem::zeroed() };
+    let mut z = zone(1024);
+    let a = z.rmqueue_smallest(0, MigrateType::Movable).unwrap();
+    // high 0, batch treated as 1: the free is drained at once.
+    assert!(crate::pcp::free_pcp(
+        &mut p,
+        &mut z,
+        a,
+        0,
+        MigrateType::Movable,
+        false
+    ));
+    assert_eq!((p.count, p.stat.drain, z.nr_free_pages), (0, 1, 1024));
+    // A refill takes one block.
+    assert_eq!(p.nr_pcp_alloc(0), 1);
+    check(z, &[]);
 }
