@@ -136,6 +136,87 @@ mod core_kernel {
         assert!(index.pageblock_mt(BASE) == MigrateType::Movable);
         Ok(())
     }
+
+    /// The free checks' state machine, in every order the kernel may free
+    /// a block's parts in (orders that only concurrency produces included).
+    #[test]
+    fn free_checks_accept_every_legal_order_and_nothing_else() -> Result {
+        use crate::frames::{BadFree, FreedBlock};
+        let index = KBox::pin_init(crate::frames::MirrorIndex::new(), GFP_KERNEL)?;
+        index.publish(RangeMirror::new(BASE, 1024)?)?;
+        // ___free_pages() with a second reference on a non-compound head:
+        // tail pieces first (order 1, then 0), the head last.
+        index.set_allocated(BASE, 2, 7, false);
+        assert_eq!(
+            index.take_allocated(BASE + 2, 1),
+            Ok(FreedBlock::TailPiece { tag: 7, head: None })
+        );
+        assert_eq!(
+            index.take_allocated(BASE + 1, 0),
+            Ok(FreedBlock::TailPiece { tag: 7, head: None })
+        );
+        assert_eq!(
+            index.take_allocated(BASE, 0),
+            Ok(FreedBlock::Block { tag: 7 })
+        );
+        // The other reference drops the head between the pieces: it waits
+        // for the last one, which frees it too.
+        index.set_allocated(BASE, 2, 7, false);
+        assert_eq!(
+            index.take_allocated(BASE + 2, 1),
+            Ok(FreedBlock::TailPiece { tag: 7, head: None })
+        );
+        assert_eq!(
+            index.take_allocated(BASE, 0),
+            Ok(FreedBlock::HeadFirst { tag: 7 })
+        );
+        assert_eq!(index.take_allocated(BASE, 0), Err(BadFree::NotAllocated));
+        assert_eq!(
+            index.take_allocated(BASE + 1, 0),
+            Ok(FreedBlock::TailPiece {
+                tag: 7,
+                head: Some(BASE)
+            })
+        );
+        assert_eq!(index.take_allocated(BASE, 0), Err(BadFree::NotAllocated));
+        // A compound block goes back whole, once, with its own order.
+        index.set_allocated(BASE + 4, 2, 9, true);
+        assert_eq!(index.take_allocated(BASE + 4, 0), Err(BadFree::WrongOrder));
+        assert_eq!(
+            index.take_allocated(BASE + 6, 1),
+            Err(BadFree::NotAllocated)
+        );
+        assert_eq!(index.take_allocated(BASE + 5, 1), Err(BadFree::Misaligned));
+        assert_eq!(
+            index.take_allocated(BASE + 4, 2),
+            Ok(FreedBlock::Block { tag: 9 })
+        );
+        assert_eq!(
+            index.take_allocated(BASE + 4, 2),
+            Err(BadFree::NotAllocated)
+        );
+        // Outside the range, and a block running past its end.
+        assert_eq!(index.take_allocated(BASE + 1024, 0), Err(BadFree::NotOwned));
+        index.set_allocated(BASE + 512, 9, 0, true);
+        assert_eq!(
+            index.take_allocated(BASE + 512, 10),
+            Err(BadFree::Misaligned)
+        );
+        assert_eq!(
+            index.take_allocated(BASE + 512, 9),
+            Ok(FreedBlock::Block { tag: 0 })
+        );
+        // split_page(): every page becomes a block of its own.
+        index.set_allocated(BASE + 8, 3, 5, false);
+        assert_eq!(index.split(BASE + 8, 3), Some(5));
+        for i in 0..8 {
+            assert_eq!(
+                index.take_allocated(BASE + 8 + i, 0),
+                Ok(FreedBlock::Block { tag: 5 })
+            );
+        }
+        Ok(())
+    }
 }
 
 #[kunit_tests(pnalloc_entry)]
@@ -432,7 +513,9 @@ mod contract {
         let nid = first_private_node();
         let inst = node::instance().ok_or(ENODEV)?;
         let nz = inst.node_zone(nid)?;
-        let p = Pages::alloc_node(tag_site!(), nid, Gfp::KERNEL, 1)?;
+        // Compound: a non-compound block's head may legally be freed with
+        // order 0 before its tail pieces (___free_pages()).
+        let p = Pages::alloc_node(tag_site!(), nid, Gfp(Gfp::KERNEL.0 | Gfp::COMP), 1)?;
         nz.drain_all_pages();
         let before = (
             inst.bad_frees(),
