@@ -74,7 +74,7 @@ pn_dmesg_mark() {
 
 pn_splats_since() {
 	dmesg | sed -n "/$PN_MARK/,\$p" |
-		grep -E 'BUG:|WARNING: CPU:|Oops|Call Trace:|possible circular locking|inconsistent lock state|KASAN|kmemleak|Bad page' || true
+		grep -E 'BUG:|WARNING: CPU:|Oops|Call Trace:|possible circular locking|inconsistent lock state|kmemleak:' || true
 }
 
 # KTAP check: nothing since pn_dmesg_mark made the kernel complain.
