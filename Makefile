@@ -56,6 +56,7 @@ bench: module
 
 check: toolchain host-test module selftests fmt-check
 	@scripts/vm.sh --job check
+	@scripts/vm.sh --job policy
 
 clippy: kernel
 	+$(KMAKE) CLIPPY=1 modules

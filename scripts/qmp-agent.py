@@ -1,12 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Hot-add DIMMs to the running VM on the guest's request.
+"""Hot-plug memory of the running VM on the guest's request.
 
 The guest cannot reach QEMU's monitor, but it shares a directory with the
-host. A test writes `<name>.req` containing `node=<nid> size=<bytes>`; this
-agent plugs a pc-dimm of that size on that node through QMP (object-add,
-then device_add) and answers in `<name>.done` with `ok <id>` or
-`error <message>`.
+host. A test writes `<name>.req` with one request; this agent carries it out
+through QMP and answers in `<name>.done`:
+
+- `node=<nid> size=<bytes>`: plug a pc-dimm of that size on that node
+  (object-add, then device_add); answer `ok <id>`;
+- `del=<id>`: ask the guest to eject DIMM `<id>` (device_del, an ACPI eject
+  request) and wait for the outcome: `ok deleted` once QEMU reports
+  DEVICE_DELETED, `refused <status>` if the guest answers the eject with a
+  failing _OST status (the memory is in use), `timeout` otherwise;
+- `resize=<id> size=<bytes>`: set a virtio-mem device's requested-size;
+  answer `ok <plugged-size>` once its plugged size reached it, or `timeout`.
+
+Any failure is answered `error <message>`.
 """
 import json
 import os
@@ -20,6 +29,7 @@ class Qmp:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(path)
         self.buf = b""
+        self.events = []
         self._read()  # greeting
         self.cmd("qmp_capabilities")
 
@@ -40,16 +50,72 @@ class Qmp:
                 return msg["return"]
             if "error" in msg:
                 raise RuntimeError(msg["error"].get("desc", str(msg["error"])))
-            # Asynchronous events (ACPI_DEVICE_OST, ...) are skipped.
+            if "event" in msg:
+                self.events.append(msg)
+
+    def wait_event(self, match, timeout):
+        """The first event (kept or new) for which match() is true, or None."""
+        deadline = time.time() + timeout
+        while True:
+            for i, ev in enumerate(self.events):
+                if match(ev):
+                    return self.events.pop(i)
+            left = deadline - time.time()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                msg = self._read()
+            except socket.timeout:
+                return None
+            finally:
+                self.sock.settimeout(None)
+            if "event" in msg:
+                self.events.append(msg)
 
 
 def parse(text):
     fields = dict(kv.split("=", 1) for kv in text.split())
+    if "del" in fields:
+        return "del", fields["del"], 0
+    if "resize" in fields:
+        return "resize", fields["resize"], int(fields["size"])
     node = int(fields["node"])
     size = int(fields["size"])
     if node < 0 or size <= 0 or size % (128 << 20):
         raise ValueError(f"bad request: {text!r}")
-    return node, size
+    return "add", node, size
+
+
+def eject(qmp, dev):
+    qmp.events.clear()
+    qmp.cmd("device_del", id=dev)
+
+    def outcome(ev):
+        data = ev.get("data", {})
+        if ev["event"] == "DEVICE_DELETED" and data.get("device") == dev:
+            return True
+        info = data.get("info", {})
+        return ev["event"] == "ACPI_DEVICE_OST" and info.get("device") == dev and info.get("status", 0) != 0
+
+    ev = qmp.wait_event(outcome, 120)
+    if ev is None:
+        return "timeout"
+    if ev["event"] == "DEVICE_DELETED":
+        return "ok deleted"
+    return f"refused {ev['data']['info']['status']:#x}"
+
+
+def resize(qmp, dev, size):
+    path = f"/machine/peripheral/{dev}"
+    qmp.cmd("qom-set", path=path, property="requested-size", value=size)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        plugged = qmp.cmd("qom-get", path=path, property="size")
+        if plugged == size:
+            return f"ok {plugged}"
+        time.sleep(0.5)
+    return "timeout"
 
 
 def main():
@@ -63,14 +129,19 @@ def main():
             path = os.path.join(req_dir, req)
             try:
                 with open(path) as f:
-                    node, size = parse(f.read())
+                    kind, arg, size = parse(f.read())
                 if qmp is None:
                     qmp = Qmp(sock_path)
-                seq += 1
-                mem, dev = f"hpmem{seq}", f"hpdimm{seq}"
-                qmp.cmd("object-add", **{"qom-type": "memory-backend-ram", "id": mem, "size": size})
-                qmp.cmd("device_add", driver="pc-dimm", id=dev, memdev=mem, node=node)
-                answer = f"ok {dev}\n"
+                if kind == "del":
+                    answer = eject(qmp, arg) + "\n"
+                elif kind == "resize":
+                    answer = resize(qmp, arg, size) + "\n"
+                else:
+                    seq += 1
+                    mem, dev = f"hpmem{seq}", f"hpdimm{seq}"
+                    qmp.cmd("object-add", **{"qom-type": "memory-backend-ram", "id": mem, "size": size})
+                    qmp.cmd("device_add", driver="pc-dimm", id=dev, memdev=mem, node=arg)
+                    answer = f"ok {dev}\n"
             except Exception as e:  # the guest gets the reason, the agent goes on
                 answer = f"error {e}\n"
             os.rename(path, base + ".taken")

@@ -9,11 +9,15 @@
 #   --job bench   pnalloc against the kernel's allocator in the same boot
 #   --job check   run the installed kselftests (KTAP); the exit status is
 #                 non-zero if any test failed, was skipped, or the VM broke
+#   --job policy  the auto-online and virtio-mem kselftest, in a boot with
+#                 memhp_default_state=online_movable and a virtio-mem device
 #   --exec CMD    run CMD in the guest
 #
 # Topology: node 0 has both CPUs and the boot memory; nodes 1 and 2 are
 # memoryless and each gets a cold-plugged pc-dimm that the guest keeps
-# offline (memhp_default_state=offline). Free slots allow hot-adding more at
+# offline (memhp_default_state=offline, or PNALLOC_MEMHP_STATE; with
+# PNALLOC_VIRTIO_MEM=<size>, node 0 also gets a virtio-mem device of that
+# maximum size). Free slots allow hot-adding more at
 # runtime through QMP: the guest writes a request file into the shared
 # hotplug directory and scripts/qmp-agent.py, running beside QEMU, plugs it.
 set -euo pipefail
@@ -30,6 +34,14 @@ while [ $# -gt 0 ]; do
 done
 
 DIMM_SIZE=${PNALLOC_DIMM_SIZE:-512M}
+# What the kernel does with hot-added memory (memhp_default_state): the
+# tests keep it offline; the boot-policy test boots with online_movable.
+MEMHP_STATE=${PNALLOC_MEMHP_STATE:-offline}
+[ "$JOB" = policy ] && MEMHP_STATE=${PNALLOC_MEMHP_STATE:-online_movable}
+# A virtio-mem device on node 0 (max size; nothing plugged at boot), for
+# the coexistence test; empty for none.
+VIRTIO_MEM=${PNALLOC_VIRTIO_MEM:-}
+[ "$JOB" = policy ] && VIRTIO_MEM=${PNALLOC_VIRTIO_MEM:-1G}
 DIMM_NODES=(1 2)
 BOOT_MEM=${PNALLOC_BOOT_MEM:-2G}
 OUT=${PNALLOC_OUT:-$CACHE_DIR/vm-out}
@@ -52,6 +64,12 @@ for i in "${!DIMM_NODES[@]}"; do
 	qemu_dimms+=" -object memory-backend-ram,id=dimm$i,size=$DIMM_SIZE"
 	qemu_dimms+=" -device pc-dimm,id=d$i,memdev=dimm$i,node=$n"
 done
+
+qemu_vmem=""
+if [ -n "$VIRTIO_MEM" ]; then
+	qemu_vmem=" -object memory-backend-ram,id=vmem0,size=$VIRTIO_MEM"
+	qemu_vmem+=" -device virtio-mem-pci,id=vmem0dev,memdev=vmem0,node=0,requested-size=0"
+fi
 
 # QEMU's SRAT names a node only if it has boot memory or a possible CPU
 # (plus the last node, which gets the hotplug window). A DIMM's _PXM for any
@@ -99,6 +117,7 @@ case "$JOB" in
 main) guest_cmd="$REPO_DIR/scripts/guest-main.sh" ;;
 bench) guest_cmd="$REPO_DIR/scripts/guest-bench.sh" ;;
 check) guest_cmd="$ST_DIR/run_kselftest.sh" ;;
+policy) guest_cmd="$ST_DIR/pnalloc/pnalloc_boot_online.sh" ;;
 "") [ -n "$EXEC" ] || die "vm.sh: give --job main|check or --exec CMD"
 	guest_cmd=$EXEC ;;
 *) die "vm.sh: unknown job $JOB" ;;
@@ -115,14 +134,14 @@ set +e
 vng --run "$KDIR" "${accel[@]}" ${PNALLOC_VNG_VERBOSE:+--verbose} --cpus 2 --memory "$BOOT_MEM" \
 	--numa "$BOOT_MEM,cpus=0-1" $numa_dimm_nodes \
 	--rwdir "$OUT" \
-	--append "memhp_default_state=offline $debug_append pnalloc_test.dimms=$dimm_desc pnalloc_test.hotplug_dir=$OUT/hotplug pnalloc_test.ko=$REPO_DIR/pnalloc.ko" \
-	--qemu-opts="-smp 2,maxcpus=$((2 + ${#DIMM_NODES[@]})) -m $BOOT_MEM,slots=8,maxmem=16G $qemu_dimms -qmp unix:$SOCK,server=on,wait=off" \
+	--append "memhp_default_state=$MEMHP_STATE $debug_append pnalloc_test.dimms=$dimm_desc pnalloc_test.hotplug_dir=$OUT/hotplug pnalloc_test.ko=$REPO_DIR/pnalloc.ko" \
+	--qemu-opts="-smp 2,maxcpus=$((2 + ${#DIMM_NODES[@]})) -m $BOOT_MEM,slots=8,maxmem=16G $qemu_dimms$qemu_vmem -qmp unix:$SOCK,server=on,wait=off" \
 	--exec "PNALLOC_REPO=$REPO_DIR PNALLOC_OUT=$OUT $guest_cmd" 2>&1 | tee "$OUT/console.log"
 rc=${PIPESTATUS[0]}
 set -e
 info "vm: exited with $rc after $(($(date +%s) - start)) s ($mode); log: $OUT/console.log"
 
-if [ "$JOB" = check ]; then
+if [ "$JOB" = check ] || [ "$JOB" = policy ]; then
 	"$REPO_DIR/scripts/ktap-verdict.sh" "$OUT/console.log" || exit 1
 	[ "$rc" = 0 ] || die "kselftest run exited with $rc"
 	exit 0

@@ -100,7 +100,7 @@ pn_loaded() {
 	[ -d /sys/module/pnalloc ]
 }
 
-# Each claimed range holds a module reference: release them all, then unload.
+# Each online block holds a module reference: release them all, then unload.
 pn_unload() {
 	if [ -e "$PN_DEBUGFS/control" ]; then
 		echo "release all" >"$PN_DEBUGFS/control" || return 1
@@ -151,16 +151,36 @@ pn_offline_blocks() {
 	echo $n
 }
 
-# Asks the host's QMP agent for a DIMM ("node=N size=BYTES"); prints its answer.
+# Asks the host's QMP agent (scripts/qmp-agent.py) for a hotplug operation:
+# "node=N size=BYTES" (add a DIMM), "del=ID" (eject one); prints its answer.
 pn_hotplug_request() {
 	local hp name=$1 body=$2
 	hp=$(pn_param hotplug_dir)
 	[ -d "$hp" ] || { echo "no hotplug dir"; return 1; }
 	rm -f "$hp/$name.done"
 	echo "$body" >"$hp/$name.req.tmp" && mv "$hp/$name.req.tmp" "$hp/$name.req"
-	for _ in $(seq 300); do
+	# An eject under TCG with KASAN can take a minute.
+	for _ in $(seq 900); do
 		[ -f "$hp/$name.done" ] && { cat "$hp/$name.done"; return 0; }
 		sleep 0.2
 	done
 	echo timeout
+}
+
+# The memory block ids in which pnalloc's test interface holds pages.
+pn_held_blocks() {
+	local bs pfn
+	bs=$(pn_block_size)
+	awk '$1 == "pfn" { print $2 }' "$PN_DEBUGFS/test" | while read -r pfn; do
+		echo $((pfn * 4096 / bs))
+	done | sort -un
+}
+
+# Online memory blocks of node $1 that are pnalloc's (its ranges file).
+pn_claimed_blocks() {
+	local bs pfn
+	bs=$(pn_block_size)
+	awk -v n="$1" '$2 == n { print $4 }' "$PN_DEBUGFS/ranges" | while read -r pfn; do
+		echo $((pfn * 4096 / bs))
+	done | sort -n
 }

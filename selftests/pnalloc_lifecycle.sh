@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Private nodes against what the rest of the system does to memory and CPUs:
-# memory onlined on a private node behind pnalloc's back, sysfs offline of a
-# claimed block, a CPU going offline with pages on its pcp lists, and unload
-# while ranges are claimed. Every case checks exact page counts.
+# the admin onlining and offlining blocks through sysfs, an ACPI eject of a
+# DIMM, a release that fails half-way (fault injection), compaction and
+# show_mem, memory failure, a CPU going offline with pages on its pcp lists,
+# placement syscalls, and unload. Every case checks exact page counts, and
+# `control: verify` walks the free lists after each failure.
 
 DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/../kselftest/ktap_helpers.sh"
@@ -13,12 +15,15 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 pn_begin
 [ -d "$(pn_param hotplug_dir)" ] || ktap_exit_fail_msg "no hotplug directory: not booted by scripts/vm.sh"
 D=$PN_DEBUGFS
-ktap_set_plan 7
+ktap_set_plan 11
 
 insmod "$KO" || ktap_exit_fail_msg "insmod failed"
 echo drain >$D/control
 N1=$(awk '/private=1/ { print $2; exit }' $D/nodes)
-[ -n "$N1" ] || ktap_exit_fail_msg "no private node"
+N2=$(awk '/private=1/ { n++; if (n == 2) { print $2; exit } }' $D/nodes)
+[ -n "$N1" ] && [ -n "$N2" ] || ktap_exit_fail_msg "fewer than two private nodes"
+BS=$(pn_block_size)
+BLOCK_PAGES=$((BS / 4096))
 # Pages handed out, free in the buddy, and on pcp lists, of node N1.
 pcp_count() {
 	awk -v n="$N1," '/^Node/ { cur = $2 } cur == n && $1 == "count:" { print $2; exit }' $D/zoneinfo
@@ -26,63 +31,182 @@ pcp_count() {
 counts() {
 	echo "$(awk '/^outstanding_pages/ { print $2 }' $D/zoneinfo) $(pn_zone_field "$N1" free) $(pcp_count)"
 }
+free_of() { echo "$1" | cut -d' ' -f2; }
+memtotal() { awk '/^MemTotal/ { print $2 }' /proc/meminfo; }
+verify() { [ "$(pn_write $D/control verify)" = ok ] || { ktap_print_msg "free lists inconsistent: $(dmesg | grep 'verify:' | tail -n1)"; return 1; }; }
+state() { cat $PN_SYS_MEM/memory$1/state; }
 BASE=$(counts)
-MEMTOTAL=$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)
+MEMTOTAL=$(memtotal)
 
-# 1: memory hot-added on a private node cannot be onlined by anyone but
-# pnalloc (udev rule, admin, auto-online): it would bypass the claim.
-foreign_online() {
-	local ans b new="" ok=0 r
-	local before
-	before=$(pn_node_blocks "$N1" | sort)
-	ans=$(pn_hotplug_request "life-$$" "node=$N1 size=$((128 << 20))")
-	case "$ans" in ok*) ;; *) ktap_print_msg "agent: $ans"; return 1 ;; esac
-	for _ in $(seq 100); do
-		new=$(comm -13 <(echo "$before") <(pn_node_blocks "$N1" | sort))
-		[ -n "$new" ] && break
+# Hot-adds a DIMM of $2 bytes on node $1: sets HP_ID (the agent's device
+# id) and NEW (the new memory block ids, once they all appeared).
+hot_add() {
+	local ans before want
+	before=$(pn_node_blocks "$1")
+	want=$(($(echo "$before" | grep -c .) + $2 / BS))
+	ans=$(pn_hotplug_request "life-$$-$RANDOM" "node=$1 size=$2")
+	case "$ans" in ok*) HP_ID=${ans#ok } ;; *) ktap_print_msg "agent: $ans"; return 1 ;; esac
+	for _ in $(seq 150); do
+		[ "$(pn_node_blocks "$1" | grep -c .)" = "$want" ] && break
 		sleep 0.2
 	done
-	[ -n "$new" ] || { ktap_print_msg "no new block on node $N1"; return 1; }
-	for b in $new; do
+	NEW=$(comm -13 <(echo "$before") <(pn_node_blocks "$1"))
+	[ "$(echo "$NEW" | grep -c .)" = $(($2 / BS)) ] || { ktap_print_msg "node $1: new blocks '$NEW'"; return 1; }
+}
+
+# 1: memory of a private node is pnalloc's while it is online, whoever
+# onlines it: the admin onlining a hot-added block gives it to pnalloc, not
+# to the kernel (MemTotal and N_MEMORY unchanged).
+sysfs_online() {
+	local b ok=0 r
+	hot_add "$N1" "$BS" || return 1
+	for b in $NEW; do
+		[ "$(state "$b")" = offline ] || { ktap_print_msg "memory$b came up $(state "$b")"; ok=1; }
 		r=$(pn_write $PN_SYS_MEM/memory$b/state online)
-		[ "$r" = "Operation not permitted" ] || { ktap_print_msg "online memory$b: $r"; ok=1; }
-		[ "$(cat $PN_SYS_MEM/memory$b/state)" = offline ] || ok=1
+		[ "$r" = ok ] || { ktap_print_msg "online memory$b: $r"; ok=1; }
+		# Already online: the kernel's own answer.
+		r=$(pn_write $PN_SYS_MEM/memory$b/state online_movable)
+		[ "$r" = "Invalid argument" ] || { ktap_print_msg "online_movable memory$b: $r"; ok=1; }
 	done
-	[ "$(awk '/^MemTotal/ { print $2 }' /proc/meminfo)" = "$MEMTOTAL" ] || ok=1
-	[ "$(counts)" = "$BASE" ] || { ktap_print_msg "counts $(counts), want $BASE"; ok=1; }
-	# pnalloc itself may claim it: the free count grows by exactly the block.
-	[ "$(pn_write $D/control "claim $N1")" = ok ] || ok=1
-	local free0 free1
-	free0=$(echo "$BASE" | cut -d' ' -f2)
-	free1=$(pn_zone_field "$N1" free)
-	[ "$free1" = $((free0 + (128 << 20) / 4096)) ] || { ktap_print_msg "free $free1 after claim, was $free0"; ok=1; }
+	[ "$(memtotal)" = "$MEMTOTAL" ] || { ktap_print_msg "MemTotal $(memtotal), was $MEMTOTAL"; ok=1; }
+	pn_in_list "$(cat $PN_SYS_NODE/has_memory)" "$N1" && { ktap_print_msg "node $N1 in N_MEMORY"; ok=1; }
+	local want=$(($(free_of "$BASE") + BLOCK_PAGES))
+	[ "$(pn_zone_field "$N1" free)" = "$want" ] || { ktap_print_msg "free $(pn_zone_field "$N1" free), want $want"; ok=1; }
 	BASE=$(counts)
+	verify || ok=1
 	return $ok
 }
-ktap_test_result "onlining a hot-added block of a private node from sysfs is refused (EPERM); pnalloc claims it" foreign_online
+ktap_test_result "a block onlined on a private node from sysfs is pnalloc's (exact free count, MemTotal unchanged)" sysfs_online
 
-# 2: sysfs offline of a claimed block is refused, with and without pages
-# out, and changes nothing.
+# 2: sysfs offline of every claimed block: refused (EBUSY) for a block
+# with pages out, which changes nothing; a block with none leaves pnalloc
+# (free count drops by exactly one block) and online_movable brings it back.
 sysfs_offline() {
-	local b ok=0 r
-	b=$(pn_node_blocks "$N1" | head -n1)
-	for out in 0 1; do
-		[ $out = 1 ] && { [ "$(pn_write $D/test "alloc $N1 0 4")" = ok ] || return 1; }
-		local c
+	local b ok=0 r c held
+	[ "$(pn_write $D/test "alloc $N1 0 4")" = ok ] || return 1
+	[ "$(pn_write $D/test "fill 7")" = ok ] || return 1
+	held=$(pn_held_blocks)
+	for b in $(pn_claimed_blocks "$N1"); do
+		# Offlining drains the pcp lists: compare against drained counts.
+		echo drain >$D/control
 		c=$(counts)
 		r=$(pn_write $PN_SYS_MEM/memory$b/state offline)
-		[ "$r" = "Device or resource busy" ] || { ktap_print_msg "offline memory$b ($out out): $r"; ok=1; }
-		[ "$(cat $PN_SYS_MEM/memory$b/state)" = online ] || ok=1
-		[ "$(counts)" = "$c" ] || { ktap_print_msg "counts $(counts), want $c"; ok=1; }
+		if echo "$held" | grep -qx "$b"; then
+			[ "$r" = "Device or resource busy" ] || { ktap_print_msg "offline memory$b (pages out): $r"; ok=1; }
+			[ "$(state "$b")" = online ] || ok=1
+			[ "$(counts)" = "$c" ] || { ktap_print_msg "counts $(counts), want $c"; ok=1; }
+			continue
+		fi
+		[ "$r" = ok ] || { ktap_print_msg "offline memory$b: $r"; ok=1; continue; }
+		[ "$(pn_zone_field "$N1" free)" = $(($(free_of "$c") - BLOCK_PAGES)) ] ||
+			{ ktap_print_msg "free $(pn_zone_field "$N1" free) after offlining memory$b, was $(free_of "$c")"; ok=1; }
+		r=$(pn_write $PN_SYS_MEM/memory$b/state online_movable)
+		[ "$r" = ok ] || { ktap_print_msg "online_movable memory$b: $r"; ok=1; }
+		echo drain >$D/control
+		[ "$(counts)" = "$c" ] || { ktap_print_msg "counts $(counts) after memory$b came back, want $c"; ok=1; }
 	done
+	[ "$(pn_write $D/test "verify 7")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
 	[ "$(pn_write $D/test "free 4")" = ok ] || ok=1
 	echo drain >$D/control
 	[ "$(counts)" = "$BASE" ] || { ktap_print_msg "counts $(counts), want $BASE"; ok=1; }
+	verify || ok=1
 	return $ok
 }
-ktap_test_result "sysfs offline of a claimed block is refused (EBUSY) with and without pages out" sysfs_offline
+ktap_test_result "sysfs offline: EBUSY with pages out, else the block leaves and comes back (exact counts)" sysfs_offline
 
-# 3: a CPU that goes offline gives its pcp lists back to the buddy.
+# 3: a release that fails half-way (the kernel's fault injection fails the
+# second block's MEM_GOING_OFFLINE) puts every block back: no frame is free
+# twice or lost; the retry releases everything, and a claim takes it back.
+FI=$D/fail_offline
+failed_release() {
+	local ok=0 r start run
+	start=$(awk -v n="$N1" '$2 == n { print $4; exit }' $D/ranges)
+	run=$(awk -v n="$N1" -v s="$start" '$2 == n && $4 == s' $D/ranges)
+	[ -n "$run" ] || return 1
+	echo 0 >$FI/verbose
+	echo 100 >$FI/probability
+	echo 2 >$FI/interval
+	echo 1 >$FI/times
+	r=$(pn_write $D/control "release $((start * 4096))")
+	echo 0 >$FI/probability
+	[ "$r" = "Input/output error" ] || { ktap_print_msg "release with an injected failure: $r"; ok=1; }
+	[ "$(counts)" = "$BASE" ] || { ktap_print_msg "counts $(counts) after the failed release, want $BASE"; ok=1; }
+	verify || ok=1
+	r=$(pn_write $D/control "release $((start * 4096))")
+	[ "$r" = ok ] || { ktap_print_msg "retry: $r"; ok=1; }
+	verify || ok=1
+	[ "$(pn_write $D/control "claim $N1")" = ok ] || ok=1
+	echo drain >$D/control
+	[ "$(counts)" = "$BASE" ] || { ktap_print_msg "counts $(counts) after reclaim, want $BASE"; ok=1; }
+	verify || ok=1
+	return $ok
+}
+ktap_test_result "an injected failure in the middle of a release loses and doubles nothing; the retry releases" failed_release
+
+# 4: ACPI eject of a DIMM pnalloc holds pages in is refused and changes
+# nothing; once they are freed the eject offlines the blocks through
+# pnalloc and the DIMM goes away. The other node is served throughout.
+eject() {
+	local ok=0 r new b others
+	hot_add "$N1" $((2 * BS)) || return 1
+	new=$NEW
+	[ "$(pn_write $D/control "claim $N1")" = ok ] || { ktap_print_msg "claim of the new DIMM failed"; return 1; }
+	# Only the new DIMM serves node N1, so the pages held are in it.
+	others=$(pn_claimed_blocks "$N1" | grep -vxF "$new")
+	for b in $others; do
+		r=$(pn_write $PN_SYS_MEM/memory$b/state offline)
+		[ "$r" = ok ] || { ktap_print_msg "offline memory$b: $r"; return 1; }
+	done
+	[ "$(pn_write $D/test "alloc $N1 0 8")" = ok ] || return 1
+	[ "$(pn_write $D/test "fill 11")" = ok ] || return 1
+	local c
+	echo drain >$D/control
+	c=$(counts)
+	r=$(pn_hotplug_request "eject-$$" "del=$HP_ID")
+	[ "${r%% *}" = refused ] || { ktap_print_msg "eject with pages out: $r"; ok=1; }
+	for b in $new; do
+		[ "$(state "$b")" = online ] || { ktap_print_msg "memory$b is $(state "$b") after a refused eject"; ok=1; }
+	done
+	echo drain >$D/control
+	[ "$(counts)" = "$c" ] || { ktap_print_msg "counts $(counts), want $c"; ok=1; }
+	[ "$(pn_write $D/test "verify 11")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
+	verify || ok=1
+	[ "$(pn_write $D/test "free 8")" = ok ] || ok=1
+	r=$(pn_hotplug_request "eject2-$$" "del=$HP_ID")
+	[ "$r" = "ok deleted" ] || { ktap_print_msg "eject with nothing out: $r"; ok=1; }
+	for b in $new; do
+		[ -e $PN_SYS_MEM/memory$b ] && { ktap_print_msg "memory$b still present"; ok=1; }
+	done
+	[ "$(pn_write $D/test "alloc $N2 0 1")" = ok ] && [ "$(pn_write $D/test "free 1")" = ok ] ||
+		{ ktap_print_msg "node $N2 not served"; ok=1; }
+	[ "$(pn_write $D/control "claim $N1")" = ok ] || ok=1
+	echo drain >$D/control
+	[ "$(counts)" = "$BASE" ] || { ktap_print_msg "counts $(counts) after reclaim, want $BASE"; ok=1; }
+	verify || ok=1
+	return $ok
+}
+ktap_test_result "ACPI eject: refused with pages out (pattern, counts intact); with none out the DIMM goes" eject
+
+# 5: compaction and show_mem walk physical memory; they must neither take
+# nor move a page of pnalloc's.
+compact_sysrq() {
+	local ok=0 c
+	[ "$(pn_write $D/test "alloc $N1 0 16")" = ok ] || return 1
+	[ "$(pn_write $D/test "fill 13")" = ok ] || return 1
+	c=$(counts)
+	echo 1 >/proc/sys/vm/compact_memory || ok=1
+	echo m >/proc/sysrq-trigger || ok=1
+	[ "$(counts)" = "$c" ] || { ktap_print_msg "counts $(counts), want $c"; ok=1; }
+	[ "$(pn_write $D/test "verify 13")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
+	[ "$(pn_write $D/test "free 16")" = ok ] || ok=1
+	echo drain >$D/control
+	[ "$(counts)" = "$BASE" ] || ok=1
+	verify || ok=1
+	return $ok
+}
+ktap_test_result "compact_memory and sysrq-m with pages out change no count and no page" compact_sysrq
+
+# 6: a CPU that goes offline gives its pcp lists back to the buddy.
 cpu_offline() {
 	local ok=0 pcp
 	[ -w /sys/devices/system/cpu/cpu1/online ] || { ktap_print_msg "cpu1 cannot go offline"; return 1; }
@@ -97,7 +221,7 @@ cpu_offline() {
 }
 ktap_test_result "offlining a CPU returns the pages on its pcp lists to the buddy (exact counts)" cpu_offline
 
-# 4: placement syscalls naming a private node are refused up front.
+# 7: placement syscalls naming a private node are refused up front.
 placement() {
 	local pid r ok=0
 	sleep 30 &
@@ -112,28 +236,40 @@ placement() {
 }
 ktap_test_result "migrate_pages and mbind naming a private node fail with EINVAL, no allocation attempted" placement
 
-# 5: each claimed range holds a module reference.
+# 8: memory failure on a free frame withdraws it for good; on a held page
+# it is reported with the allocation site, and the page never comes back.
+hwpoison() {
+	ktap_print_msg "hwpoison: not wired yet"
+	return 1
+}
+ktap_test_result "memory failure: a free frame is withdrawn, a held one reported and kept out on free" hwpoison
+
+# 9: each online block holds a module reference.
 unload_refused() {
-	local refs ranges
-	ranges=$(grep -c . $D/ranges)
+	local refs blocks
+	blocks=$(grep -c . $D/ranges)
 	refs=$(cat /sys/module/pnalloc/refcnt)
-	[ "$refs" -ge $((ranges - 1)) ] || { ktap_print_msg "refcnt $refs for $ranges ranges"; return 1; }
+	[ "$refs" -ge "$blocks" ] || { ktap_print_msg "refcnt $refs for $blocks blocks"; return 1; }
 	! rmmod pnalloc 2>/dev/null && pn_loaded && [ "$(counts)" = "$BASE" ]
 }
-ktap_test_result "rmmod is refused while ranges are claimed, and changes nothing" unload_refused
+ktap_test_result "rmmod is refused while blocks are claimed, and changes nothing" unload_refused
 
-# 6: release all, unload, reload: the same memory is claimed again.
+# 10: release all, unload (nothing stays private or online), reload: the
+# same memory is claimed again.
 reload() {
-	local free
+	local free b
 	free=$(pn_zone_field "$N1" free)
 	pn_unload || return 1
-	grep -q "(pnalloc)" /proc/iomem && { ktap_print_msg "pnalloc resources left"; return 1; }
+	for b in $(pn_node_blocks "$N1"); do
+		[ "$(state "$b")" = offline ] || { ktap_print_msg "memory$b left $(state "$b")"; return 1; }
+	done
 	insmod "$KO" || return 1
 	echo drain >$D/control
 	[ "$(pn_zone_field "$N1" free)" = "$free" ] || { ktap_print_msg "free $(pn_zone_field "$N1" free), want $free"; return 1; }
+	verify || return 1
 	pn_unload
 }
-ktap_test_result "release all + rmmod, then a reload claims the same pages" reload
+ktap_test_result "release all + rmmod leaves every block offline; a reload claims the same pages" reload
 
 ktap_test_result "no kernel warnings, KASAN or lockdep reports" pn_no_splats
 ktap_finished

@@ -6,16 +6,21 @@
 //! for numbers that do not fit) and changes nothing.
 //!
 //! `control` commands:
-//! - `claim <nid>`: every offline memory block of node `nid`;
+//! - `claim <nid>`: every offline memory block of node `nid` (a CPU-less
+//!   node whose memory the kernel onlined is taken over first);
 //! - `claim <nid> <start> <size>`: physical range in bytes, whole memory blocks;
-//! - `release <start>`: the claimed range starting at physical `start`;
-//! - `release all`: every claimed range, last claimed first (stops at the
-//!   first that cannot be released); rmmod is refused until nothing is
-//!   claimed, since each claimed range holds a module reference;
+//! - `release <start>`: the run of contiguous online blocks of pnalloc's
+//!   that starts at physical `start`, offlined in place, all or none;
+//! - `release all`: every run, last claimed first (stops at the first that
+//!   cannot be released); rmmod is refused until nothing is claimed, since
+//!   each online block holds a module reference;
 //! - `owner <nid> <owner>`: which owner (device) a claimed node belongs to;
 //!   `ALLOC_ZONELIST_PRIVATE` stays within the preferred node's owner;
 //! - `drain`: every CPU's pcp lists back to the buddy (`drain_all_pages()`),
-//!   and their batch scaling reset, so that tests can count refills.
+//!   and their batch scaling reset, so that tests can count refills;
+//! - `verify`: drain, then walk every free list: `EIO` (and the reason in
+//!   the kernel log) if a frame is free twice, a free block lies outside
+//!   pnalloc's online blocks, or the lists disagree with the free count.
 //!
 //! `test` commands (reading `test` lists what is held):
 //! - `alloc <nid> <order> [<count> [<gfp> [<alloc_flags>]]]`: allocate and
@@ -133,6 +138,7 @@ pub(crate) fn control_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Res
             let owner = u32::try_from(parse_u64(owner)?).map_err(|_| ERANGE)?;
             s.carve.set_owner(&s.inst, nid, owner)
         }
+        ["verify"] => crate::verify::verify(&s.inst),
         ["drain"] => {
             for nz in s.inst.zones.iter() {
                 nz.drain_all_pages();

@@ -142,7 +142,7 @@ fn for_each_private_zone<R>(
 }
 
 fn ranges_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let Ok(claimed) = s.carve.snapshot() else {
+    let Ok(claimed) = s.carve.snapshot(&s.inst) else {
         return Err(fmt::Error);
     };
     for c in claimed.iter() {

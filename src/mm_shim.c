@@ -5,7 +5,9 @@
  * export lives in the kernel patch series (rust/kernel-patches/).
  */
 #include <linux/cpuhotplug.h>
+#include <linux/debugfs.h>
 #include <linux/errno.h>
+#include <linux/fault-inject.h>
 #include <linux/highmem.h>
 #include <linux/irq_work.h>
 #include <linux/ktime.h>
@@ -16,8 +18,10 @@
 #include <linux/mmzone.h>
 #include <linux/module.h>
 #include <linux/node_private.h>
-#include <linux/percpu.h>
 #include <linux/nodemask.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/topology.h>
 
 #include <asm/apic.h>
@@ -94,50 +98,30 @@ u64 pnalloc_block_pages(void)
 }
 
 /*
- * The window being onlined into pnalloc (pages there never reach the buddy)
- * or released by it (the only time its memory may go offline). Written under
- * pnalloc's carve mutex, read by the hotplug callbacks, which run under the
- * device hotplug lock taken by the add/remove calls pnalloc itself makes.
+ * The nodes pnalloc registered as private. Set before node_private_register()
+ * and cleared after node_private_unregister(), so that the memory notifier
+ * sees every block that can go online through pnalloc's online_page().
  */
-static u64 window_start, window_end;
-static bool window_releasing;
-/* Who releases: only its own offline_and_remove_memory() may offline. */
-static struct task_struct *window_task;
+static nodemask_t pnalloc_nodes;
 
-void pnalloc_set_window(u64 start_pfn, u64 nr_pages, bool releasing)
+static bool pnalloc_owns_node(int nid)
 {
-	WRITE_ONCE(window_start, start_pfn);
-	WRITE_ONCE(window_end, start_pfn + nr_pages);
-	WRITE_ONCE(window_task, releasing ? current : NULL);
-	WRITE_ONCE(window_releasing, releasing);
-}
-
-static bool in_window(unsigned long pfn)
-{
-	return pfn >= READ_ONCE(window_start) && pfn < READ_ONCE(window_end);
+	return nid >= 0 && nid < MAX_NUMNODES && node_isset(nid, pnalloc_nodes) &&
+	       node_is_private(nid);
 }
 
 /*
- * Onlining leaves each page PageOffline with refcount 1. A page of the
- * window becomes a free frame of pnalloc's: no page type and refcount 0,
- * prepared as __free_pages_core() prepares the buddy's (init_on_free,
- * poisoning, KASAN, debug_pagealloc), like a page on the buddy's free
- * lists, so that a speculative
- * get_page_unless_zero() (memory failure, compaction scanners, kpageflags
- * readers) on it fails. This also holds for blocks that an offline which
- * failed half-way onlines again: the window stays set until the release
- * is over, and the release puts the range back into the core.
- * Anything else is someone else's memory and goes to the buddy as usual.
+ * Memory onlined into one of pnalloc's nodes, whoever onlines it (a claim,
+ * an auto-online policy, the admin through sysfs, ACPI re-onlining after a
+ * failed eject): onlining leaves each page PageOffline with refcount 1. It
+ * becomes a free frame of pnalloc's: no page type and refcount 0, prepared
+ * as __free_pages_core() prepares the buddy's (init_on_free, poisoning,
+ * KASAN, debug_pagealloc), so that a speculative get_page_unless_zero()
+ * (memory failure, compaction scanners, kpageflags readers) on it fails. The
+ * MEM_ONLINE notifier then puts the block on pnalloc's free lists.
  */
 static void pnalloc_online_page(struct page *page, unsigned int order)
 {
-	unsigned long nr = 1UL << order;
-
-	if (!in_window(page_to_pfn(page)) ||
-	    !in_window(page_to_pfn(page) + nr - 1)) {
-		generic_online_page(page, order);
-		return;
-	}
 	/*
 	 * A chunk that fails the free-time checks was reported by bad_page();
 	 * its pages fail the new-page checks too and are never handed out.
@@ -145,46 +129,78 @@ static void pnalloc_online_page(struct page *page, unsigned int order)
 	WARN_ON_ONCE(!node_private_prepare_onlined(page, order));
 }
 
-static bool range_in_window(struct memory_notify *mn)
-{
-	return in_window(mn->start_pfn) &&
-	       in_window(mn->start_pfn + mn->nr_pages - 1);
-}
+/*
+ * Injected failures of a block's MEM_GOING_OFFLINE (debugfs
+ * pnalloc/fail_offline, the kernel's fault-injection knobs): a release or
+ * an eject that fails half-way, on demand.
+ */
+static DECLARE_FAULT_ATTR(pnalloc_fail_offline);
 
 /*
- * Memory of a private node goes online only when pnalloc onlines its window
- * and offline only while pnalloc releases it. Then every page is free in
- * pnalloc (the core checked and took the range off its lists): marking the
- * frozen frames PageOffline makes offline_pages() treat them as free
- * offline pages, as virtio-mem's are. MEM_CANCEL_OFFLINE makes them plain
- * free frames again.
+ * A block of a private node is pnalloc's exactly while it is online, as a
+ * block of an ordinary node is the buddy's. Each step of onlining and
+ * offlining goes through here, under the memory hotplug lock:
+ *
+ * - MEM_GOING_ONLINE: metadata for the block, and a module reference, so
+ *   that rmmod is refused while pnalloc has memory;
+ * - MEM_ONLINE: the frames (prepared by pnalloc_online_page()) go on the
+ *   free lists;
+ * - MEM_GOING_OFFLINE: refused (EBUSY) while any page of the block is handed
+ *   out; otherwise the block leaves the free lists in one step and its
+ *   frozen frames are marked PageOffline, which offline_pages() treats as
+ *   free offline pages, as virtio-mem's;
+ * - MEM_CANCEL_OFFLINE: the block goes back on the free lists;
+ * - MEM_OFFLINE: its metadata and the module reference are dropped.
+ *
+ * The CANCEL events reach every notifier, also the one that refused: Rust
+ * answers whether it had the block pending.
  */
 static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
 			     void *arg)
 {
 	struct memory_notify *mn = arg;
 	unsigned long pfn, end = mn->start_pfn + mn->nr_pages;
+	int nid = pfn_to_nid(mn->start_pfn);
 	struct page *page;
+	int ret;
 
-	if (!node_is_private(pfn_to_nid(mn->start_pfn)))
+	if (!pnalloc_owns_node(nid))
 		return NOTIFY_OK;
 
 	switch (action) {
 	case MEM_GOING_ONLINE:
-		/* Only pnalloc onlines memory into its nodes (a claim). */
-		if (!range_in_window(mn))
-			return notifier_from_errno(-EPERM);
+		/* Unloading: the memory stays offline. */
+		if (!try_module_get(THIS_MODULE))
+			return notifier_from_errno(-ENODEV);
+		ret = pnalloc_rust_block_event(PNALLOC_GOING_ONLINE, nid,
+					       mn->start_pfn, mn->nr_pages);
+		if (ret) {
+			module_put(THIS_MODULE);
+			return notifier_from_errno(ret);
+		}
+		break;
+	case MEM_ONLINE:
+		pnalloc_rust_block_event(PNALLOC_ONLINE, nid, mn->start_pfn,
+					 mn->nr_pages);
+		break;
+	case MEM_CANCEL_ONLINE:
+		if (pnalloc_rust_block_event(PNALLOC_CANCEL_ONLINE, nid,
+					     mn->start_pfn, mn->nr_pages) > 0)
+			module_put(THIS_MODULE);
 		break;
 	case MEM_GOING_OFFLINE:
-		/*
-		 * Only a release offlines it: pages may be handed out, and a
-		 * claimed range leaves pnalloc whole, through its control file.
-		 */
-		if (!READ_ONCE(window_releasing) || !range_in_window(mn) ||
-		    READ_ONCE(window_task) != current)
-			return notifier_from_errno(-EBUSY);
+		if (should_fail(&pnalloc_fail_offline, 1))
+			return notifier_from_errno(-EIO);
+		pnalloc_drain_deferred();
+		ret = pnalloc_rust_block_event(PNALLOC_GOING_OFFLINE, nid,
+					       mn->start_pfn, mn->nr_pages);
+		if (ret)
+			return notifier_from_errno(ret);
 		for (pfn = mn->start_pfn; pfn < end; pfn++) {
 			page = pfn_to_page(pfn);
+			/* Withdrawn for good; offline_pages() skips it. */
+			if (PageHWPoison(page))
+				continue;
 			/* MEM_CANCEL_OFFLINE undoes what was done so far. */
 			if (WARN_ON_ONCE(page_count(page) || PageOffline(page)))
 				return notifier_from_errno(-EBUSY);
@@ -192,13 +208,19 @@ static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
 		}
 		break;
 	case MEM_CANCEL_OFFLINE:
-		if (!range_in_window(mn))
+		if (pnalloc_rust_block_event(PNALLOC_CANCEL_OFFLINE, nid,
+					     mn->start_pfn, mn->nr_pages) <= 0)
 			break;
 		for (pfn = mn->start_pfn; pfn < end; pfn++) {
 			page = pfn_to_page(pfn);
 			if (PageOffline(page))
 				__ClearPageOffline(page);
 		}
+		break;
+	case MEM_OFFLINE:
+		if (pnalloc_rust_block_event(PNALLOC_OFFLINE, nid,
+					     mn->start_pfn, mn->nr_pages) > 0)
+			module_put(THIS_MODULE);
 		break;
 	}
 	return NOTIFY_OK;
@@ -223,13 +245,10 @@ static int pnalloc_cpu_dead(unsigned int cpu)
 
 int pnalloc_hotplug_init(void)
 {
-	int ret = set_online_page_callback(pnalloc_online_page);
+	int ret = register_memory_notifier(&pnalloc_memory_nb);
 
 	if (ret)
-		return ret == -EINVAL ? -EBUSY : ret;
-	ret = register_memory_notifier(&pnalloc_memory_nb);
-	if (ret)
-		goto out_callback;
+		return ret;
 	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "mm/pnalloc:dead",
 					NULL, pnalloc_cpu_dead);
 	if (ret < 0)
@@ -239,8 +258,6 @@ int pnalloc_hotplug_init(void)
 
 out_notifier:
 	unregister_memory_notifier(&pnalloc_memory_nb);
-out_callback:
-	restore_online_page_callback(pnalloc_online_page);
 	return ret;
 }
 
@@ -248,25 +265,141 @@ void pnalloc_hotplug_exit(void)
 {
 	cpuhp_remove_state_nocalls(pnalloc_cpuhp_state);
 	unregister_memory_notifier(&pnalloc_memory_nb);
-	restore_online_page_callback(pnalloc_online_page);
 }
 
-int pnalloc_remove_memory(u64 start_pfn, u64 nr_pages)
+static struct dentry *pnalloc_fail_offline_dir;
+
+/* debugfs pnalloc/fail_offline, in the directory the Rust side created. */
+int pnalloc_fault_init(void)
 {
-	return offline_and_remove_memory(PFN_PHYS(start_pfn), PFN_PHYS(nr_pages));
+	struct dentry *dir = debugfs_lookup("pnalloc", NULL), *d;
+
+	if (IS_ERR_OR_NULL(dir))
+		return -ENOENT;
+	d = fault_create_debugfs_attr("fail_offline", dir, &pnalloc_fail_offline);
+	dput(dir);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	pnalloc_fail_offline_dir = d;
+	return 0;
 }
 
-int pnalloc_add_private_memory(int nid, u64 start_pfn, u64 nr_pages)
+void pnalloc_fault_exit(void)
 {
-	return __add_memory_driver_managed(nid, PFN_PHYS(start_pfn),
-					   PFN_PHYS(nr_pages),
-					   "System RAM (pnalloc)", MHP_NONE,
-					   MMOP_ONLINE_KERNEL);
+	debugfs_remove(pnalloc_fail_offline_dir);
+	pnalloc_fail_offline_dir = NULL;
 }
 
-int pnalloc_add_memory_back(int nid, u64 start_pfn, u64 nr_pages)
+struct block_range {
+	unsigned long start, end;	/* pfns */
+	struct memory_block **blocks;
+	unsigned int nr, cap;
+	bool online;			/* collect the online ones, or the offline */
+};
+
+static int collect_block(struct memory_block *mem, void *arg)
 {
-	return add_memory(nid, PFN_PHYS(start_pfn), PFN_PHYS(nr_pages), MHP_NONE);
+	struct block_range *r = arg;
+	unsigned long pfn = section_nr_to_pfn(mem->start_section_nr);
+
+	if (pfn < r->start || pfn >= r->end ||
+	    (mem->state == MEM_ONLINE) != r->online)
+		return 0;
+	if (r->nr == r->cap)
+		return -ERANGE;
+	r->blocks[r->nr++] = mem;
+	return 0;
+}
+
+/*
+ * The memory blocks of [@start_pfn, +@nr_pages) that are online (or
+ * offline), in pfn order. Call with the device hotplug lock held: blocks are
+ * only added and removed under it.
+ */
+static int collect_blocks(struct block_range *r, u64 start_pfn, u64 nr_pages,
+			  bool online)
+{
+	unsigned long block = memory_block_size_bytes() >> PAGE_SHIFT;
+	int ret;
+
+	*r = (struct block_range) {
+		.start = start_pfn, .end = start_pfn + nr_pages,
+		.cap = DIV_ROUND_UP(nr_pages, block), .online = online,
+	};
+	r->blocks = kmalloc_array(r->cap, sizeof(*r->blocks), GFP_KERNEL);
+	if (!r->blocks)
+		return -ENOMEM;
+	ret = for_each_memory_block(r, collect_block);
+	if (ret)
+		kfree(r->blocks);
+	return ret;
+}
+
+static int block_cmp(const void *a, const void *b)
+{
+	const struct memory_block *x = *(struct memory_block * const *)a;
+	const struct memory_block *y = *(struct memory_block * const *)b;
+
+	return x->start_section_nr < y->start_section_nr ? -1 :
+	       x->start_section_nr > y->start_section_nr;
+}
+
+/*
+ * Offline and online memory blocks in place, as writing their sysfs "state"
+ * file does, all or nothing: a block that cannot change undoes the ones
+ * before it. Blocks stay bound to the ACPI device that added them, so an
+ * eject later goes through the same notifiers.
+ */
+static int change_blocks(u64 start_pfn, u64 nr_pages, bool online)
+{
+	struct block_range r;
+	unsigned int i, done;
+	int ret;
+
+	lock_device_hotplug();
+	ret = collect_blocks(&r, start_pfn, nr_pages, !online);
+	if (ret)
+		goto out_unlock;
+	sort(r.blocks, r.nr, sizeof(*r.blocks), block_cmp, NULL);
+	for (done = 0; done < r.nr; done++) {
+		struct memory_block *mem = r.blocks[done];
+
+		/* mem->online_type is protected by the device hotplug lock. */
+		if (online)
+			mem->online_type = MMOP_ONLINE_KERNEL;
+		ret = online ? device_online(&mem->dev) : device_offline(&mem->dev);
+		if (ret < 0)
+			break;
+		ret = 0;
+	}
+	if (ret) {
+		for (i = 0; i < done; i++) {
+			struct memory_block *mem = r.blocks[i];
+			int rc;
+
+			if (!online)
+				mem->online_type = MMOP_ONLINE_KERNEL;
+			rc = online ? device_offline(&mem->dev) : device_online(&mem->dev);
+			if (rc < 0)
+				pr_warn("block at pfn %#llx stays %s: %d\n",
+					(u64)section_nr_to_pfn(mem->start_section_nr),
+					online ? "online" : "offline", rc);
+		}
+	}
+	kfree(r.blocks);
+out_unlock:
+	unlock_device_hotplug();
+	return ret;
+}
+
+int pnalloc_online_blocks(u64 start_pfn, u64 nr_pages)
+{
+	return change_blocks(start_pfn, nr_pages, true);
+}
+
+int pnalloc_offline_blocks(u64 start_pfn, u64 nr_pages)
+{
+	return change_blocks(start_pfn, nr_pages, false);
 }
 
 /*
@@ -331,18 +464,37 @@ static void pnalloc_node_split(struct page *page, unsigned int order)
 }
 
 static const struct node_private_ops pnalloc_node_ops = {
+	.online_page = pnalloc_online_page,
 	.free_pages = pnalloc_node_free,
 	.split_page = pnalloc_node_split,
 };
 
+/* Register before the mask is set: see pnalloc_nodes. */
 int pnalloc_node_register(int nid)
 {
-	return node_private_register(nid, &pnalloc_node_ops);
+	int ret;
+
+	if (nid < 0 || nid >= MAX_NUMNODES)
+		return -EINVAL;
+	node_set(nid, pnalloc_nodes);
+	ret = node_private_register(nid, &pnalloc_node_ops);
+	if (ret)
+		node_clear(nid, pnalloc_nodes);
+	return ret;
 }
 
 int pnalloc_node_unregister(int nid)
 {
-	return node_private_unregister(nid, &pnalloc_node_ops);
+	int ret = node_private_unregister(nid, &pnalloc_node_ops);
+
+	if (!ret)
+		node_clear(nid, pnalloc_nodes);
+	return ret;
+}
+
+bool pnalloc_node_registered(int nid)
+{
+	return pnalloc_owns_node(nid);
 }
 
 static bool prep_new_page_noprof(struct page *page, unsigned int order,
@@ -427,17 +579,6 @@ void pnalloc_put_page(u64 pfn)
 bool pnalloc_init_on_alloc(void)
 {
 	return want_init_on_alloc(GFP_KERNEL);
-}
-
-/* One module reference per claimed range: rmmod is refused until released. */
-void pnalloc_module_get(void)
-{
-	__module_get(THIS_MODULE);
-}
-
-void pnalloc_module_put(void)
-{
-	module_put(THIS_MODULE);
 }
 
 /* Per-CPU memory (the Rust kernel crate has no per-CPU support yet). */

@@ -35,15 +35,26 @@ typedef int (*pnalloc_block_fn)(void *arg, u64 start_pfn, u64 nr_pages,
 int pnalloc_walk_memory_blocks(void *arg, pnalloc_block_fn walk);
 u64 pnalloc_block_pages(void);
 
-/* Carving: see src/carve.rs for the sequence. */
+/* Carving (src/carve.rs) and the memory notifier (src/hotplug.rs). */
 int pnalloc_hotplug_init(void);
 void pnalloc_hotplug_exit(void);
-void pnalloc_set_window(u64 start_pfn, u64 nr_pages, bool releasing);
-int pnalloc_remove_memory(u64 start_pfn, u64 nr_pages);
-int pnalloc_add_private_memory(int nid, u64 start_pfn, u64 nr_pages);
-int pnalloc_add_memory_back(int nid, u64 start_pfn, u64 nr_pages);
+int pnalloc_fault_init(void);
+void pnalloc_fault_exit(void);
+int pnalloc_online_blocks(u64 start_pfn, u64 nr_pages);
+int pnalloc_offline_blocks(u64 start_pfn, u64 nr_pages);
 int pnalloc_node_register(int nid);
 int pnalloc_node_unregister(int nid);
+bool pnalloc_node_registered(int nid);
+
+/* The steps of a memory block of a private node going online or offline. */
+enum pnalloc_block_event {
+	PNALLOC_GOING_ONLINE,
+	PNALLOC_ONLINE,
+	PNALLOC_CANCEL_ONLINE,
+	PNALLOC_GOING_OFFLINE,
+	PNALLOC_CANCEL_OFFLINE,
+	PNALLOC_OFFLINE,
+};
 
 /* Pages. */
 bool pnalloc_prep_alloc(u64 pfn, unsigned int order, u32 gfp,
@@ -60,8 +71,6 @@ int pnalloc_page_nid(u64 pfn);
 void pnalloc_drain_deferred(void);
 void pnalloc_deferred_sync(void);
 int pnalloc_nolock_test(int ctx, int nid, unsigned int order);
-void pnalloc_module_get(void);
-void pnalloc_module_put(void);
 
 /* Per-CPU memory. */
 void __percpu *pnalloc_percpu_alloc(size_t size, size_t align);
@@ -102,5 +111,6 @@ u64 pnalloc_rust_alloc(struct pnalloc_tag_site *site, u32 gfp,
 		       bool has_nodemask, unsigned int alloc_flags, int zlsel);
 void pnalloc_rust_tag_split(u64 pfn, unsigned int order);
 void pnalloc_rust_cpu_dead(unsigned int cpu);
+int pnalloc_rust_block_event(int event, int nid, u64 start_pfn, u64 nr_pages);
 
 #endif /* PNALLOC_MM_SHIM_H */

@@ -43,12 +43,13 @@ extern "C" {
     fn pnalloc_block_pages() -> u64;
     fn pnalloc_hotplug_init() -> c_int;
     fn pnalloc_hotplug_exit();
-    fn pnalloc_set_window(start_pfn: u64, nr_pages: u64, releasing: bool);
-    fn pnalloc_remove_memory(start_pfn: u64, nr_pages: u64) -> c_int;
-    fn pnalloc_add_private_memory(nid: c_int, start_pfn: u64, nr_pages: u64) -> c_int;
-    fn pnalloc_add_memory_back(nid: c_int, start_pfn: u64, nr_pages: u64) -> c_int;
+    fn pnalloc_fault_init() -> c_int;
+    fn pnalloc_fault_exit();
+    fn pnalloc_online_blocks(start_pfn: u64, nr_pages: u64) -> c_int;
+    fn pnalloc_offline_blocks(start_pfn: u64, nr_pages: u64) -> c_int;
     fn pnalloc_node_register(nid: c_int) -> c_int;
     fn pnalloc_node_unregister(nid: c_int) -> c_int;
+    fn pnalloc_node_registered(nid: c_int) -> bool;
     fn pnalloc_prep_alloc(pfn: u64, order: u32, gfp: u32, no_watermarks: bool) -> bool;
     fn pnalloc_try_get_page(pfn: u64) -> bool;
     fn pnalloc_get_page(pfn: u64);
@@ -62,8 +63,6 @@ extern "C" {
     fn pnalloc_drain_deferred();
     fn pnalloc_deferred_sync();
     fn pnalloc_nolock_test(ctx: c_int, nid: c_int, order: u32) -> c_int;
-    fn pnalloc_module_get();
-    fn pnalloc_module_put();
     fn pnalloc_percpu_alloc(size: usize, align: usize) -> *mut c_void;
     fn pnalloc_percpu_free(p: *mut c_void);
     fn pnalloc_per_cpu_ptr(p: *mut c_void, cpu: c_int) -> *mut c_void;
@@ -211,8 +210,7 @@ pub(crate) fn for_each_memory_block<F: FnMut(MemoryBlock) -> Result>(mut f: F) -
     to_result(unsafe { pnalloc_walk_memory_blocks(arg, trampoline::<F>) })
 }
 
-/// Installs the online page callback and the memory notifier. `EBUSY` if
-/// another driver (virtio-mem, a balloon) owns the one callback slot.
+/// Installs the memory notifier and the CPU hotplug callback.
 pub(crate) fn hotplug_init() -> Result {
     // SAFETY: no preconditions; undone by `hotplug_exit`.
     to_result(unsafe { pnalloc_hotplug_init() })
@@ -224,28 +222,31 @@ pub(crate) fn hotplug_exit() {
     unsafe { pnalloc_hotplug_exit() }
 }
 
-/// Sets the pfn window being onlined into pnalloc or released by it.
-pub(crate) fn set_window(start_pfn: Pfn, nr_pages: u64, releasing: bool) {
-    // SAFETY: plain stores; callers serialise on the carve mutex.
-    unsafe { pnalloc_set_window(start_pfn, nr_pages, releasing) }
+/// Creates `fail_offline` (fault injection) in pnalloc's debugfs directory.
+pub(crate) fn fault_init() -> Result {
+    // SAFETY: no preconditions; undone by `fault_exit`.
+    to_result(unsafe { pnalloc_fault_init() })
 }
 
-/// `offline_and_remove_memory()` of a block-aligned range.
-pub(crate) fn remove_memory(start_pfn: Pfn, nr_pages: u64) -> Result {
-    // SAFETY: the callee validates alignment and takes the hotplug locks.
-    to_result(unsafe { pnalloc_remove_memory(start_pfn, nr_pages) })
+/// Undoes [`fault_init`]; harmless if it failed.
+pub(crate) fn fault_exit() {
+    // SAFETY: removes what `fault_init` created, if anything.
+    unsafe { pnalloc_fault_exit() }
 }
 
-/// `__add_memory_driver_managed(..., MMOP_ONLINE_KERNEL)` into node `nid`.
-pub(crate) fn add_private_memory(nid: i32, start_pfn: Pfn, nr_pages: u64) -> Result {
-    // SAFETY: the callee validates the range and takes the hotplug locks.
-    to_result(unsafe { pnalloc_add_private_memory(nid, start_pfn, nr_pages) })
+/// Onlines the offline memory blocks of a block-aligned range in place
+/// (`device_online()`, ZONE_NORMAL), all or none.
+pub(crate) fn online_blocks(start_pfn: Pfn, nr_pages: u64) -> Result {
+    // SAFETY: the callee takes the device hotplug lock and skips blocks
+    // outside the range.
+    to_result(unsafe { pnalloc_online_blocks(start_pfn, nr_pages) })
 }
 
-/// `add_memory()`: gives a range back as ordinary (offline) System RAM.
-pub(crate) fn add_memory_back(nid: i32, start_pfn: Pfn, nr_pages: u64) -> Result {
+/// Offlines the online memory blocks of a block-aligned range in place
+/// (`device_offline()`), all or none.
+pub(crate) fn offline_blocks(start_pfn: Pfn, nr_pages: u64) -> Result {
     // SAFETY: as above.
-    to_result(unsafe { pnalloc_add_memory_back(nid, start_pfn, nr_pages) })
+    to_result(unsafe { pnalloc_offline_blocks(start_pfn, nr_pages) })
 }
 
 /// `node_private_register()` with pnalloc's ops.
@@ -258,6 +259,12 @@ pub(crate) fn node_register(nid: i32) -> Result {
 pub(crate) fn node_unregister(nid: i32) -> Result {
     // SAFETY: the callee validates `nid` and waits for in-flight frees.
     to_result(unsafe { pnalloc_node_unregister(nid) })
+}
+
+/// Whether pnalloc registered node `nid` as private.
+pub(crate) fn node_registered(nid: i32) -> bool {
+    // SAFETY: the callee validates `nid`.
+    unsafe { pnalloc_node_registered(nid) }
 }
 
 /// Hands out a block the core just took off its lists the way the buddy
@@ -535,19 +542,6 @@ pub(crate) fn alloc_tag_exit() {
     unsafe { pnalloc_alloc_tag_exit() }
 }
 
-/// Takes a reference on this module for one claimed range: rmmod is
-/// refused while any range is claimed, so unload never has to release
-/// memory (and can never fail half-way).
-pub(crate) fn module_get() {
-    // SAFETY: the module is live while its code runs.
-    unsafe { pnalloc_module_get() }
-}
-
-/// Drops a reference [`module_get`] took, when its range is released.
-pub(crate) fn module_put() {
-    // SAFETY: paired with an earlier `module_get`.
-    unsafe { pnalloc_module_put() }
-}
 
 /// How a test block goes back: the free function its entry point pairs with.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -789,6 +783,15 @@ extern "C" fn pnalloc_rust_alloc(
 #[no_mangle]
 extern "C" fn pnalloc_rust_tag_split(pfn: u64, order: u32) {
     crate::node::tag_split(pfn, order);
+}
+
+/// A memory block of one of pnalloc's nodes going online or offline
+/// (`enum pnalloc_block_event`), from the memory notifier under the memory
+/// hotplug lock. Returns 0 or a negative errno for the `GOING_` events, and
+/// for the others 1 if the block was pending, 0 if not.
+#[no_mangle]
+extern "C" fn pnalloc_rust_block_event(event: c_int, nid: c_int, start_pfn: u64, nr_pages: u64) -> c_int {
+    crate::hotplug::block_event(event, nid, start_pfn, nr_pages)
 }
 
 /// CPU hotplug: `cpu` is dead; its pcp lists go back to the zones.

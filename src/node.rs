@@ -5,7 +5,8 @@
 //! allocation policy ([`crate::core::page_alloc`]) over them.
 //!
 //! To avoid deadlocks, locks are taken in the order: carve mutex
-//! (`crate::carve`), the zonelists' writer mutex (`crate::zonelists`), a
+//! (`crate::carve`), the device and memory hotplug locks, the blocks mutex
+//! (`crate::hotplug`), the zonelists' writer mutex (`crate::zonelists`), a
 //! pcp lock, one zone lock. Zone locks are never nested.
 //!
 //! The allocation fast path takes no lock shared by all CPUs, as in 7.3:
@@ -47,9 +48,9 @@ use ::core::{
 };
 
 use kernel::{
-    new_spinlock,
+    new_mutex, new_spinlock,
     prelude::*,
-    sync::{lock::Guard, SpinLock},
+    sync::{lock::Guard, Mutex, SpinLock},
 };
 
 use crate::{
@@ -64,6 +65,7 @@ use crate::{
         CoreError, Pfn, MAX_NUMNODES, NUMA_NO_NODE,
     },
     frames::{FreedBlock, KStore, MirrorIndex},
+    hotplug::Blocks,
     lock::{new_irqlock, IrqLock, IrqSaveBackend},
     mm_sys::{self, CpuLocal, TagEvent, TagSite},
     zonelists::Zonelists,
@@ -344,6 +346,10 @@ pub(crate) struct Instance {
     /// ZONE_NORMAL of node `nid` at index `nid`, for every possible node id.
     pub(crate) zones: KVec<Pin<KBox<NodeZone>>>,
     counters: CpuLocal<Counters>,
+    /// The online blocks of pnalloc's nodes (`crate::hotplug`); taken
+    /// inside the memory hotplug lock, before any zone or pcp lock.
+    #[pin]
+    pub(crate) blocks: Mutex<Blocks>,
 }
 
 /// The instance the kernel's free path reaches; set while the module is
@@ -372,6 +378,7 @@ impl Instance {
                 zonelists <- Zonelists::new(topo),
                 zones,
                 counters,
+                blocks <- new_mutex!(Blocks::new()),
             }),
             GFP_KERNEL,
         )

@@ -13,7 +13,8 @@
 //! - [`state`]: what a loaded module owns, and its teardown order.
 //! - [`node`]: the instance, zones behind their locks, the allocation glue;
 //!   [`zonelists`]: the topology, read under RCU.
-//! - [`carve`]: claiming and releasing hot-plugged ranges.
+//! - [`carve`]: claiming and releasing hot-plugged memory;
+//!   [`hotplug`]: its blocks going online and offline.
 //! - [`core`]: the allocator core, plain Rust over a frame array, also built
 //!   and tested on the host (`cargo test`); [`frames`] stores its metadata.
 //! - [`mm_sys`]: the one thin layer that talks to C (`mm_shim.c`).
@@ -28,12 +29,14 @@ mod control;
 mod core;
 mod debugfs;
 mod frames;
+mod hotplug;
 #[cfg(CONFIG_KUNIT)]
 mod kunit;
 mod lock;
 mod mm_sys;
 mod node;
 mod state;
+mod verify;
 mod zonelists;
 
 use kernel::{
@@ -50,11 +53,11 @@ module! {
     params: {
         claim: bool {
             default: true,
-            description: "Claim offline hot-plugged memory of memoryless nodes at load",
+            description: "Claim the memory of private-node candidates at load",
         },
         nodes: u64 {
             default: 0,
-            description: "Bitmask of the nodes to claim at load (0: every eligible node)",
+            description: "Bitmask of CPU-less nodes to own for the module's life, taking over memory the kernel onlined there (0: every memoryless, CPU-less node, once)",
         },
     },
 }
@@ -70,18 +73,24 @@ struct Pnalloc {
 }
 
 /// `allocinfo` and `allocinfo_ext` (C, `alloc_tag.c`): they need an ioctl
-/// handler, which the Rust debugfs abstraction does not offer.
+/// handler, which the Rust debugfs abstraction does not offer; and
+/// `fail_offline`, the kernel's fault-injection attribute (`mm_shim.c`).
 struct AllocTagFiles;
 
 impl AllocTagFiles {
     fn new() -> Result<Self> {
         mm_sys::alloc_tag_init()?;
+        if let Err(e) = mm_sys::fault_init() {
+            mm_sys::alloc_tag_exit();
+            return Err(e);
+        }
         Ok(AllocTagFiles)
     }
 }
 
 impl Drop for AllocTagFiles {
     fn drop(&mut self) {
+        mm_sys::fault_exit();
         mm_sys::alloc_tag_exit();
     }
 }

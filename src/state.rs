@@ -51,11 +51,12 @@ impl State {
 impl Drop for State {
     fn drop(&mut self) {
         mm_sys::deferred_sync();
-        // Each claimed range holds a module reference, so a normal unload
+        // Each online block holds a module reference, so a normal unload
         // finds nothing claimed; only a failed load gets here with ranges.
         if let Err(e) = self.carve.release_all(&self.inst) {
-            pr_err!("ranges left claimed at unload: {:?}\n", e);
+            pr_err!("blocks left claimed at unload: {:?}\n", e);
         }
+        self.carve.unregister_all();
         self.inst.unpublish();
         mm_sys::hotplug_exit();
     }
