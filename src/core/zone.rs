@@ -229,7 +229,10 @@ impl<S: FrameStore> Zone<S> {
     /// buddy as MAX_PAGE_ORDER blocks in MOVABLE pageblocks, as onlined memory
     /// does (`__free_pages_core()` then `__free_one_page()` to the tail).
     pub fn add_range(&mut self, start: Pfn, nr: u64) -> Result<(), CoreError> {
-        if nr == 0 || start % MAX_ORDER_NR_PAGES != 0 || nr % MAX_ORDER_NR_PAGES != 0 {
+        if nr == 0
+            || !start.is_multiple_of(MAX_ORDER_NR_PAGES)
+            || !nr.is_multiple_of(MAX_ORDER_NR_PAGES)
+        {
             return Err(CoreError::Invalid);
         }
         let end = start.checked_add(nr).ok_or(CoreError::Range)?;

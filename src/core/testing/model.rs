@@ -660,11 +660,7 @@ impl Model {
                     (isqrt(lowmem * 4 * 16).clamp(128, 262_144) / 4, lowmem)
                 }
             };
-            let share = if lowmem == 0 {
-                0
-            } else {
-                pages_min * z.managed / lowmem
-            };
+            let share = (pages_min * z.managed).checked_div(lowmem).unwrap_or(0);
             let min = if z.movable_zone {
                 (z.managed / 1024).clamp(32, 128)
             } else {
@@ -702,7 +698,7 @@ impl Model {
             .zones
             .entry((nid, u8::from(movable_zone)))
             .or_insert_with(|| MZone::new(movable_zone, nr_cpus));
-        if nr == 0 || start % 1024 != 0 || nr % 1024 != 0 {
+        if nr == 0 || !start.is_multiple_of(1024) || !nr.is_multiple_of(1024) {
             return Err(CoreError::Invalid);
         }
         if z.ranges.len() == MAX_RANGES {
