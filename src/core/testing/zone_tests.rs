@@ -692,11 +692,17 @@ fn free_pages_except_withdraws_the_bad_page() {
     assert_eq!(z.nr_free_per_order(), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
     assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1023, 1));
     assert_eq!(z.stat.freed_blocks, freed, "no __free_one_page()");
-    // The withdrawn page is neither free nor in a block to free again.
+    // Neither a block with the withdrawn page nor a free block can be
+    // freed again: their pages would be counted twice.
     assert_eq!(
         z.free_pages_except(BASE + 4, 2, BASE + 5),
         Err(CoreError::Invalid)
     );
+    assert_eq!(
+        z.free_pages_except(BASE + 8, 3, BASE + 9),
+        Err(CoreError::Invalid)
+    );
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1023, 1));
     check(z, &[]);
 }
 
