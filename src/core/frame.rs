@@ -5,7 +5,8 @@
 //! [`FrameMeta`] holds what `struct page` holds for the buddy allocator:
 //! `PageBuddy` and the buddy order (`page_private`), the `buddy_list` links,
 //! and, on the first frame of each pageblock, the pageblock's migratetype
-//! (the kernel keeps that in a separate bitmap). A [`FrameStore`] maps pfns
+//! (the kernel keeps that in a separate bitmap), and `PageHWPoison` for a
+//! frame memory failure took off the buddy. A [`FrameStore`] maps pfns
 //! of the ranges a zone manages to their metadata; the host tests back it
 //! with `Vec`s, the module with vmalloc'ed arrays.
 
@@ -31,6 +32,15 @@ pub struct FrameMeta {
     pub mt: MigrateType,
     /// The pageblock's migratetype; meaningful on pageblock-aligned frames.
     pub pageblock_mt: MigrateType,
+    /// `PageHWPoison()` with `PageHWPoisonTakenOff()`: memory failure took
+    /// the frame off the buddy ([`Zone::take_page_off_buddy`]) or kept it
+    /// when its block came back ([`Zone::free_pages_except`]). It belongs
+    /// to nobody: never on a free list or a per-CPU list, never handed out,
+    /// never merged with its buddy.
+    ///
+    /// [`Zone::take_page_off_buddy`]: super::zone::Zone::take_page_off_buddy
+    /// [`Zone::free_pages_except`]: super::zone::Zone::free_pages_except
+    pub hwpoison: bool,
 }
 
 impl FrameMeta {
@@ -43,6 +53,7 @@ impl FrameMeta {
             order: 0,
             mt: MigrateType::Unmovable,
             pageblock_mt: MigrateType::Movable,
+            hwpoison: false,
         }
     }
 }

@@ -3,6 +3,9 @@
 //! Host-side test harness: a `Vec`-backed frame store, an allocator instance
 //! over plain structs, and the invariant checker every test runs.
 //!
+//! Every frame is in exactly one place: a free block, a pcp list, a block
+//! handed out, or withdrawn by memory failure.
+//!
 //! The instance frees the way the module's `Instance::free` does: onto the
 //! pcp list of the block's pageblock type, read at free time. Blocks handed
 //! out as MOVABLE stand for pages on an LRU list (what a claim counts as
@@ -247,6 +250,47 @@ impl Instance {
         }
     }
 
+    /// `take_page_off_buddy()` in the zone holding `pfn`, if any.
+    pub fn take_page_off_buddy(&mut self, pfn: Pfn) -> bool {
+        let Some(key) = self.zone_of(pfn) else {
+            return false;
+        };
+        self.zones
+            .get_mut(&key)
+            .is_some_and(|tz| tz.zone.take_page_off_buddy(pfn))
+    }
+
+    /// `put_page_back_buddy()` in the zone holding `pfn`, if any.
+    pub fn put_page_back_buddy(&mut self, pfn: Pfn) -> bool {
+        let Some(key) = self.zone_of(pfn) else {
+            return false;
+        };
+        self.zones
+            .get_mut(&key)
+            .is_some_and(|tz| tz.zone.put_page_back_buddy(pfn))
+    }
+
+    /// Frees a block handed out, but for `bad_pfn`, straight to the buddy,
+    /// as the module does with a block that holds a poisoned page.
+    pub fn free_pages_except(
+        &mut self,
+        pfn: Pfn,
+        order: u32,
+        bad_pfn: Pfn,
+    ) -> Result<(), CoreError> {
+        assert_eq!(
+            self.allocated.get(&pfn),
+            Some(&order),
+            "freeing {pfn:#x} order {order}"
+        );
+        let key = self.zone_of(pfn).expect("pfn in a zone");
+        let tz = self.zones.get_mut(&key).unwrap();
+        tz.zone.free_pages_except(pfn, order, bad_pfn)?;
+        tz.zone.frames.lru.remove(&pfn);
+        self.allocated.remove(&pfn);
+        Ok(())
+    }
+
     /// Total pages on pcp lists of all zones and CPUs.
     pub fn pcp_pages(&self) -> u64 {
         self.zones
@@ -417,6 +461,23 @@ pub fn check_invariants(inst: &Instance) {
             );
             on_pcp += count;
         }
+        let mut withdrawn = 0u64;
+        for (&start, v) in &z.frames.ranges {
+            for (i, m) in v.iter().enumerate() {
+                if m.hwpoison {
+                    let pfn = start + i as u64;
+                    assert!(!m.buddy, "{}", ctx(&format!("{pfn:#x} hwpoison and buddy")));
+                    mark(pfn, 0, "withdrawn page");
+                    withdrawn += 1;
+                }
+            }
+        }
+        assert_eq!(
+            z.nr_hwpoison,
+            withdrawn,
+            "{}",
+            ctx("nr_hwpoison != recount")
+        );
         let mut out = 0u64;
         for (&pfn, &order) in &inst.allocated {
             if z.spans(pfn) {
@@ -433,10 +494,10 @@ pub fn check_invariants(inst: &Instance) {
             }
         }
         assert_eq!(
-            free + on_pcp + out,
+            free + on_pcp + out + withdrawn,
             z.managed_pages,
             "{}",
-            ctx("free + pcp + allocated != managed")
+            ctx("free + pcp + allocated + withdrawn != managed")
         );
         let ha_blocks = z.pageblock_counts()[MigrateType::HighAtomic.index()];
         assert_eq!(

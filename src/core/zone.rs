@@ -141,11 +141,14 @@ pub fn calculate_min_free_kbytes(lowmem_kbytes: u64) -> u64 {
 /// # Invariants
 ///
 /// - Every frame of a managed range is in exactly one place: the head or tail
-///   part of a block on a `free_area` list, a per-CPU list, or handed out.
+///   part of a block on a `free_area` list, a per-CPU list, handed out, or
+///   withdrawn by memory failure (`hwpoison`, alone: never part of a block).
 /// - A frame with `buddy` set is the head of a block of `1 << order` frames,
 ///   aligned to its size, on `free_area[order].free_list[mt]`.
 /// - `nr_free_pages` is the sum of `(1 << order) * nr` over all lists;
 ///   `nr_free_highatomic` is that sum for the HIGHATOMIC lists.
+/// - `nr_hwpoison` is the number of frames with `hwpoison` set. They stay in
+///   `managed_pages`, as a poisoned page stays in the kernel's.
 /// - Ranges are aligned to `MAX_ORDER_NR_PAGES`, so no free block straddles two.
 pub struct Zone<S: FrameStore> {
     /// The node this zone belongs to.
@@ -162,6 +165,10 @@ pub struct Zone<S: FrameStore> {
     pub nr_reserved_highatomic: u64,
     /// `zone_managed_pages()`
     pub managed_pages: u64,
+    /// Pages withdrawn by memory failure ([`Zone::take_page_off_buddy`],
+    /// [`Zone::free_pages_except`]): the zone's share of the kernel's
+    /// `num_poisoned_pages`, for zoneinfo.
+    pub nr_hwpoison: u64,
     /// `zone->_watermark[WMARK_MIN/LOW/HIGH]`
     pub watermark: [u64; 3],
     /// The system-wide inputs of the watermarks; `None` until the owner of
@@ -200,6 +207,7 @@ impl<S: FrameStore> Zone<S> {
             nr_free_highatomic: 0,
             nr_reserved_highatomic: 0,
             managed_pages: 0,
+            nr_hwpoison: 0,
             watermark: [0; 3],
             wmark_params: None,
             stat: ZoneStat::default(),
@@ -229,7 +237,10 @@ impl<S: FrameStore> Zone<S> {
     /// buddy as MAX_PAGE_ORDER blocks in MOVABLE pageblocks, as onlined memory
     /// does (`__free_pages_core()` then `__free_one_page()` to the tail).
     pub fn add_range(&mut self, start: Pfn, nr: u64) -> Result<(), CoreError> {
-        if nr == 0 || start % MAX_ORDER_NR_PAGES != 0 || nr % MAX_ORDER_NR_PAGES != 0 {
+        if nr == 0
+            || !start.is_multiple_of(MAX_ORDER_NR_PAGES)
+            || !nr.is_multiple_of(MAX_ORDER_NR_PAGES)
+        {
             return Err(CoreError::Invalid);
         }
         let end = start.checked_add(nr).ok_or(CoreError::Range)?;
@@ -256,8 +267,9 @@ impl<S: FrameStore> Zone<S> {
     }
 
     /// Stops managing the range that starts at `start`. Every frame must be
-    /// free in the buddy (drain the per-CPU lists first); otherwise `Busy` and
-    /// nothing changes, as offlining refuses memory it cannot isolate.
+    /// free in the buddy (drain the per-CPU lists first) or withdrawn by
+    /// memory failure; otherwise `Busy` and nothing changes, as offlining
+    /// refuses memory it cannot isolate.
     pub fn remove_range(&mut self, start: Pfn) -> Result<(), CoreError> {
         let slot = self
             .ranges
@@ -270,15 +282,26 @@ impl<S: FrameStore> Zone<S> {
         while pfn < range.end() {
             match self.frames.get(pfn) {
                 Some(m) if m.buddy => pfn += 1 << m.order,
+                // test_pages_isolated() counts a PageHWPoison page as
+                // isolated: memory with poisoned pages can go offline.
+                Some(m) if m.hwpoison => pfn += 1,
                 _ => return Err(CoreError::Busy),
             }
         }
         let mut pfn = range.start;
+        let mut nr_hwpoison = 0;
         while pfn < range.end() {
-            let (order, mt) = match self.frames.get(pfn) {
-                Some(m) => (u32::from(m.order), m.mt),
+            let (buddy, order, mt) = match self.frames.get(pfn) {
+                Some(m) => (m.buddy, u32::from(m.order), m.mt),
                 None => break,
             };
+            if !buddy {
+                // __offline_isolated_pages() steps over it; its metadata
+                // goes with the range, so pfns added again start clean.
+                nr_hwpoison += 1;
+                pfn += 1;
+                continue;
+            }
             self.del_page_from_free_list(pfn, order, mt);
             self.account_freepages(-(1i64 << order), mt);
             pfn += 1 << order;
@@ -295,6 +318,7 @@ impl<S: FrameStore> Zone<S> {
         self.frames.remove_range(range.start)?;
         self.ranges[slot] = None;
         self.managed_pages -= range.nr;
+        self.nr_hwpoison = self.nr_hwpoison.saturating_sub(nr_hwpoison);
         self.setup_watermarks();
         Ok(())
     }
@@ -884,6 +908,163 @@ impl<S: FrameStore> Zone<S> {
             return true;
         }
         false
+    }
+
+    // ---- memory failure ----------------------------------------------------
+
+    /// The free block holding `pfn`, as (head, order): the walk of
+    /// `is_free_buddy_page()` and `take_page_off_buddy()`, up the orders
+    /// until an aligned head is `PageBuddy` with at least that order.
+    /// Ranges are aligned to `MAX_ORDER_NR_PAGES`, so every head it looks
+    /// at is in the range of `pfn`. 7.3 also stops at a head with a
+    /// reference; a frame handed out or on a per-CPU list is never inside
+    /// a free block, so here the walk just finds nothing.
+    fn free_block_of(&self, pfn: Pfn) -> Option<(Pfn, u32)> {
+        self.frames.get(pfn)?;
+        (0..=MAX_PAGE_ORDER).find_map(|order| {
+            let head = pfn & !((1u64 << order) - 1);
+            match self.frames.get(head) {
+                Some(m) if m.buddy && u32::from(m.order) >= order => {
+                    Some((head, u32::from(m.order)))
+                }
+                _ => None,
+            }
+        })
+    }
+
+    /// `is_free_buddy_page()`: is `pfn` part of a free block on a
+    /// `free_area` list? Pages on per-CPU lists are not.
+    pub fn is_free_buddy_page(&self, pfn: Pfn) -> bool {
+        self.free_block_of(pfn).is_some()
+    }
+
+    /// `SetPageHWPoisonTakenOff()` on a frame that is in no block any more.
+    fn set_page_hwpoison_taken_off(&mut self, pfn: Pfn) {
+        if let Some(m) = self.frames.get_mut(pfn) {
+            // INVARIANT: the frame left its block; it is withdrawn, counted once.
+            m.hwpoison = true;
+            self.nr_hwpoison += 1;
+        }
+    }
+
+    /// `break_down_buddy_pages()`: splits the block of order `high` at
+    /// `pfn`, already off its list, down to order `low` around `target`.
+    /// At each order the half without `target` goes to the head of `mt`'s
+    /// list and the half with it is split further, so `target`'s own
+    /// order-`low` block is left out. Returns the number of pages put back.
+    fn break_down_buddy_pages(
+        &mut self,
+        mut pfn: Pfn,
+        target: Pfn,
+        low: u32,
+        mut high: u32,
+        mt: MigrateType,
+    ) -> u64 {
+        let mut size = 1u64 << high;
+        let mut nr_added = 0;
+        while high > low {
+            high -= 1;
+            size >>= 1;
+            let current_buddy = if target >= pfn + size {
+                let lower = pfn;
+                pfn += size;
+                lower
+            } else {
+                pfn + size
+            };
+            self.add_to_free_list(current_buddy, high, mt, false);
+            nr_added += size;
+        }
+        nr_added
+    }
+
+    /// `take_page_off_buddy()`: memory failure hit `pfn`. If it is part of
+    /// a free block, the block leaves its list, every other page of it goes
+    /// back ([`Zone::break_down_buddy_pages`]) and `pfn` is withdrawn.
+    /// Returns false, with nothing changed, for a frame that is handed out,
+    /// on a per-CPU list (the caller drains them and tries again, as
+    /// `__page_handle_poison()` takes the page with the pcp lists
+    /// disabled), already withdrawn, or not in this zone.
+    pub fn take_page_off_buddy(&mut self, pfn: Pfn) -> bool {
+        let Some((head, order)) = self.free_block_of(pfn) else {
+            return false;
+        };
+        // 7.3 reads the pageblock's type, which is the list's for a free
+        // block; here the list a block is on is its own record, as in
+        // free_one_page(), so the pieces stay on the list the block was on.
+        let Some(mt) = self.frames.get(head).map(|m| m.mt) else {
+            return false;
+        };
+        self.del_page_from_free_list(head, order, mt);
+        let nr_added = self.break_down_buddy_pages(head, pfn, 0, order, mt);
+        self.account_freepages(nr_added as i64 - (1i64 << order), mt);
+        self.set_page_hwpoison_taken_off(pfn);
+        true
+    }
+
+    /// `put_page_back_buddy()`: unpoison. A withdrawn frame goes back as an
+    /// order-0 free of its pageblock's type (`__free_one_page()`,
+    /// `FPI_NONE`), merging as any free does. Returns false, with nothing
+    /// changed, if `pfn` is not withdrawn.
+    pub fn put_page_back_buddy(&mut self, pfn: Pfn) -> bool {
+        match self.frames.get_mut(pfn) {
+            Some(m) if m.hwpoison => m.hwpoison = false,
+            _ => return false,
+        }
+        self.nr_hwpoison = self.nr_hwpoison.saturating_sub(1);
+        let mt = self.pageblock_mt(pfn);
+        self.free_one_page(pfn, 0, mt, false);
+        true
+    }
+
+    /// [`Zone::free_pages`] of a block handed out earlier, except
+    /// `bad_pfn`, which memory failure hit while the block was out: that
+    /// frame is withdrawn, as [`Zone::take_page_off_buddy`] leaves one.
+    /// Every pageblock-sized piece without it is freed as `free_pages()`
+    /// frees it; the piece with it goes back broken down around it
+    /// ([`Zone::break_down_buddy_pages`]), to the list heads of its
+    /// pageblock's type. Those parts need no merge attempt: the buddy of
+    /// each is the part holding `bad_pfn`, which is never free. They are
+    /// not counted in `stat.freed_blocks`, which counts `__free_one_page()`.
+    ///
+    /// 7.3 has no counterpart: `__free_pages_prepare()` keeps back only an
+    /// order-0 `PageHWPoison` page, and a larger block goes back whole.
+    ///
+    /// `Invalid`, with nothing changed, unless the block is aligned and in
+    /// this zone, and `bad_pfn` is in it and neither free nor withdrawn.
+    pub fn free_pages_except(
+        &mut self,
+        pfn: Pfn,
+        order: u32,
+        bad_pfn: Pfn,
+    ) -> Result<(), CoreError> {
+        if order > MAX_PAGE_ORDER || pfn & ((1u64 << order) - 1) != 0 {
+            return Err(CoreError::Invalid);
+        }
+        let end = pfn.checked_add(1 << order).ok_or(CoreError::Invalid)?;
+        if !(pfn..end).contains(&bad_pfn) || self.frames.get(pfn).is_none() {
+            return Err(CoreError::Invalid);
+        }
+        // A page of the block already free or withdrawn means the block
+        // is not out; withdrawing it again would count it twice.
+        if self.frames.get(bad_pfn).is_none_or(|m| m.hwpoison) || self.is_free_buddy_page(bad_pfn) {
+            return Err(CoreError::Invalid);
+        }
+        let step = order.min(PAGEBLOCK_ORDER);
+        let mut p = pfn;
+        while p < end {
+            let mt = self.pageblock_mt(p);
+            let next = p + (1 << step);
+            if (p..next).contains(&bad_pfn) {
+                let nr_added = self.break_down_buddy_pages(p, bad_pfn, 0, step, mt);
+                self.account_freepages(nr_added as i64, mt);
+                self.set_page_hwpoison_taken_off(bad_pfn);
+            } else {
+                self.free_one_page(p, step, mt, false);
+            }
+            p = next;
+        }
+        Ok(())
     }
 
     /// Free blocks per order, all types (`/proc/buddyinfo`).

@@ -8,15 +8,15 @@
 //! `VecDeque`s of pfns (front is the list head), free blocks are found in a
 //! map from head pfn to (order, list), pageblock types are a map from
 //! pageblock start to type, handed-out blocks a map from head to what they
-//! are. Migrate types are plain indices: 0 unmovable, 1 movable,
-//! 2 reclaimable, 3 highatomic. Zonelists are recomputed from the node set
-//! and distances on every allocation.
+//! are, pages withdrawn by memory failure a set. Migrate types are plain
+//! indices: 0 unmovable, 1 movable, 2 reclaimable, 3 highatomic. Zonelists
+//! are recomputed from the node set and distances on every allocation.
 //!
 //! The differential test (`model_tests.rs`) runs the core and this model
 //! side by side and compares everything observable after every step.
 
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, VecDeque},
     vec,
     vec::Vec,
 };
@@ -132,6 +132,8 @@ pub struct MZone {
     pub heads: BTreeMap<Pfn, (u32, usize)>,
     /// Pageblock start -> type.
     pub pb: BTreeMap<Pfn, usize>,
+    /// Pages withdrawn by memory failure: in no block, on no list.
+    pub poisoned: BTreeSet<Pfn>,
     pub nr_reserved_ha: u64,
     pub wmark: [u64; 3],
     pub wmark_fail: u64,
@@ -150,6 +152,7 @@ impl MZone {
             free: vec![vec![VecDeque::new(); 4]; MAX_ORDER as usize + 1],
             heads: BTreeMap::new(),
             pb: BTreeMap::new(),
+            poisoned: BTreeSet::new(),
             nr_reserved_ha: 0,
             wmark: [0; 3],
             wmark_fail: 0,
@@ -262,6 +265,60 @@ impl MZone {
         while p < pfn + (1 << order) {
             let mt = self.pb_type(p);
             self.free_one(p, step, mt, false);
+            p += 1 << step;
+        }
+    }
+
+    /// The pages of an order-`order` block at `head` but `bad`, as the
+    /// largest aligned blocks that leave it out: for each order below
+    /// `order`, the buddy of the block of that order holding `bad`. There
+    /// is one per order, so the order they go to their lists' heads in
+    /// does not matter.
+    fn add_all_but(&mut self, bad: Pfn, order: u32, mt: usize) {
+        for o in 0..order {
+            let holding = bad & !((1 << o) - 1);
+            self.add(holding ^ (1 << o), o, mt, false);
+        }
+    }
+
+    /// `take_page_off_buddy()`: the free block holding `pfn` leaves the
+    /// buddy but for `pfn`, which is withdrawn.
+    fn take_off(&mut self, pfn: Pfn) -> bool {
+        let Some((&head, &(order, mt))) = self.heads.range(..=pfn).next_back() else {
+            return false;
+        };
+        if pfn >= head + (1 << order) {
+            return false;
+        }
+        self.del(head);
+        self.add_all_but(pfn, order, mt);
+        self.poisoned.insert(pfn);
+        true
+    }
+
+    /// `put_page_back_buddy()`: a withdrawn page is freed, order 0.
+    fn put_back(&mut self, pfn: Pfn) -> bool {
+        if !self.poisoned.remove(&pfn) {
+            return false;
+        }
+        let mt = self.pb_type(pfn);
+        self.free_one(pfn, 0, mt, false);
+        true
+    }
+
+    /// `free_pages()` but for `bad`: its pageblock-sized piece goes back
+    /// without it, not merged, at the list heads of its pageblock's type.
+    fn free_pages_except(&mut self, pfn: Pfn, order: u32, bad: Pfn) {
+        let step = order.min(PB_ORDER);
+        let mut p = pfn;
+        while p < pfn + (1 << order) {
+            let mt = self.pb_type(p);
+            if bad >= p && bad < p + (1 << step) {
+                self.add_all_but(bad, step, mt);
+                self.poisoned.insert(bad);
+            } else {
+                self.free_one(p, step, mt, false);
+            }
             p += 1 << step;
         }
     }
@@ -660,11 +717,7 @@ impl Model {
                     (isqrt(lowmem * 4 * 16).clamp(128, 262_144) / 4, lowmem)
                 }
             };
-            let share = if lowmem == 0 {
-                0
-            } else {
-                pages_min * z.managed / lowmem
-            };
+            let share = (pages_min * z.managed).checked_div(lowmem).unwrap_or(0);
             let min = if z.movable_zone {
                 (z.managed / 1024).clamp(32, 128)
             } else {
@@ -702,7 +755,7 @@ impl Model {
             .zones
             .entry((nid, u8::from(movable_zone)))
             .or_insert_with(|| MZone::new(movable_zone, nr_cpus));
-        if nr == 0 || start % 1024 != 0 || nr % 1024 != 0 {
+        if nr == 0 || !start.is_multiple_of(1024) || !nr.is_multiple_of(1024) {
             return Err(CoreError::Invalid);
         }
         if z.ranges.len() == MAX_RANGES {
@@ -740,9 +793,11 @@ impl Model {
         while p < s + n {
             match z.heads.get(&p) {
                 Some(&(o, _)) => p += 1 << o,
+                None if z.poisoned.contains(&p) => p += 1,
                 None => return Err(CoreError::Busy),
             }
         }
+        z.poisoned.retain(|&p| p < s || p >= s + n);
         let heads: Vec<Pfn> = z.heads.range(s..s + n).map(|(&p, _)| p).collect();
         for p in heads {
             z.del(p);
@@ -1149,6 +1204,35 @@ impl Model {
         for z in self.zones.values_mut() {
             z.drain_all();
         }
+    }
+
+    /// Memory failure on `pfn`: `take_page_off_buddy()` in its zone.
+    pub fn take_off(&mut self, pfn: Pfn) -> bool {
+        let Some(key) = self.zone_of(pfn) else {
+            return false;
+        };
+        self.zones.get_mut(&key).is_some_and(|z| z.take_off(pfn))
+    }
+
+    /// Unpoison: `put_page_back_buddy()` in the zone of `pfn`.
+    pub fn put_back(&mut self, pfn: Pfn) -> bool {
+        let Some(key) = self.zone_of(pfn) else {
+            return false;
+        };
+        self.zones.get_mut(&key).is_some_and(|z| z.put_back(pfn))
+    }
+
+    /// A block handed out comes back, straight to the buddy, but for
+    /// `bad`, which memory failure hit while it was out.
+    pub fn free_except(&mut self, pfn: Pfn, bad: Pfn) -> Result<(), CoreError> {
+        let o = *self.out.get(&pfn).expect("model: free of a block not out");
+        if bad < pfn || bad >= pfn + (1 << o.order) {
+            return Err(CoreError::Invalid);
+        }
+        self.out.remove(&pfn);
+        let z = self.zones.get_mut(&o.zone).expect("model: zone");
+        z.free_pages_except(pfn, o.order, bad);
+        Ok(())
     }
 
     /// New `high` and `batch` for every pcp of every zone there is.

@@ -5,8 +5,8 @@
 //! after every step everything observable must agree: the outcome of each
 //! allocation (node, zone, pfn, which pass, or why it failed), every free
 //! list in list order, the free counts, the pageblock types, the
-//! highatomic reserve, the watermarks and how many checks failed, and every
-//! CPU's pcp lists and tuning state.
+//! highatomic reserve, the watermarks and how many checks failed, every
+//! CPU's pcp lists and tuning state, and the pages memory failure withdrew.
 
 use super::super::{
     alloc_flags::{ALLOC_NOLOCK, ALLOC_NO_CODETAG},
@@ -56,6 +56,25 @@ pub enum Op {
     Wmark(Option<(u64, u64)>),
     /// `high` and `batch` of every pcp of every zone there is.
     PcpTune(u32, u32),
+    /// Memory failure: `take_page_off_buddy()` of a pfn that `pick` says
+    /// where to find (see [`poison_target`]).
+    Poison {
+        pick: u8,
+        i: usize,
+        off: u16,
+    },
+    /// A block handed out comes back without the page at `off`.
+    FreeExcept {
+        i: usize,
+        off: u16,
+    },
+    /// Unpoison, `put_page_back_buddy()`: a withdrawn pfn, or (`withdrawn`
+    /// false) any pfn of a range.
+    Unpoison {
+        withdrawn: bool,
+        i: usize,
+        off: u16,
+    },
 }
 
 const BASES: [u32; 7] = [
@@ -147,7 +166,50 @@ fn op() -> impl Strategy<Value = Op> {
             Just((500, 12)),
             Just((511, 1)),
         ].prop_map(|(h, b)| Op::PcpTune(h, b)),
+        3 => (prop::sample::select(&[0u8, 0, 0, 0, 1, 1, 2, 2, 3, 4][..]), any::<usize>(), any::<u16>())
+            .prop_map(|(pick, i, off)| Op::Poison { pick, i, off }),
+        2 => (any::<usize>(), any::<u16>()).prop_map(|(i, off)| Op::FreeExcept { i, off }),
+        1 => (prop::bool::weighted(0.8), any::<usize>(), any::<u16>())
+            .prop_map(|(withdrawn, i, off)| Op::Unpoison { withdrawn, i, off }),
     ]
+}
+
+/// Where a poisoned pfn lies, by `pick`: 0 any page of a range (mostly
+/// free), 1 a page of a block handed out, 2 a page on a pcp list, 3 a page
+/// already withdrawn, 4 no zone's.
+fn poison_target(m: &Model, pick: u8, i: usize, off: u16) -> Option<Pfn> {
+    let off = u64::from(off);
+    let nth = |v: Vec<Pfn>| (!v.is_empty()).then(|| v[i % v.len()]);
+    match pick {
+        0 => {
+            let ranges: Vec<(Pfn, u64)> = m
+                .zones
+                .values()
+                .flat_map(|z| z.ranges.iter().copied())
+                .collect();
+            let (s, n) = *ranges.get(i % ranges.len().max(1))?;
+            Some(s + off % n)
+        }
+        1 => {
+            let (&pfn, o) = m.out.iter().nth(i % m.out.len().max(1))?;
+            Some(pfn + off % (1 << o.order))
+        }
+        2 => nth(m
+            .zones
+            .values()
+            .flat_map(|z| z.pcp.iter())
+            .flat_map(|p| p.lists.iter().flatten().copied())
+            .collect()),
+        3 => nth(withdrawn(m)),
+        _ => Some(range_start(4, 0) + off),
+    }
+}
+
+fn withdrawn(m: &Model) -> Vec<Pfn> {
+    m.zones
+        .values()
+        .flat_map(|z| z.poisoned.iter().copied())
+        .collect()
 }
 
 fn range_start(nid: u8, slot: u8) -> Pfn {
@@ -229,6 +291,20 @@ fn compare(inst: &Instance, m: &Model) -> Result<(), String> {
                 mz.nr_free(),
                 mz.nr_free_ha()
             )));
+        }
+        if z.nr_hwpoison != mz.poisoned.len() as u64 {
+            return Err(ctx(&format!(
+                "nr_hwpoison {} vs {}",
+                z.nr_hwpoison,
+                mz.poisoned.len()
+            )));
+        }
+        if let Some(p) = mz
+            .poisoned
+            .iter()
+            .find(|&&p| !z.frame(p).is_some_and(|f| f.hwpoison))
+        {
+            return Err(ctx(&format!("{p:#x} withdrawn in the model only")));
         }
         if z.nr_reserved_highatomic != mz.nr_reserved_ha {
             return Err(ctx(&format!(
@@ -428,6 +504,62 @@ pub fn run(pages: u64, ops: &[Op]) -> Result<(), String> {
                 inst.wmark = w;
                 inst.setup_per_zone_wmarks();
                 m.set_wmark(w);
+            }
+            Op::Poison { pick, i, off } => {
+                if let Some(pfn) = poison_target(&m, pick, i, off) {
+                    let c = inst.take_page_off_buddy(pfn);
+                    let w = m.take_off(pfn);
+                    if c != w {
+                        return Err(at(format!(
+                            "take_page_off_buddy({pfn:#x}): core {c} model {w}"
+                        )));
+                    }
+                }
+            }
+            Op::FreeExcept { i, off } => {
+                if !m.out.is_empty() {
+                    let pfn = *m.out.keys().nth(i % m.out.len()).unwrap_or(&0);
+                    let order = m.out[&pfn].order;
+                    // Now and then a pfn past the block: refused by both.
+                    let bad = pfn + u64::from(off) % ((1 << order) + 1);
+                    let c = inst.free_pages_except(pfn, order, bad);
+                    let w = m.free_except(pfn, bad);
+                    if c != w {
+                        return Err(at(format!(
+                            "free_pages_except({pfn:#x}, {order}, {bad:#x}): core {c:?} model {w:?}"
+                        )));
+                    }
+                }
+            }
+            Op::Unpoison {
+                withdrawn: true, i, ..
+            } => {
+                let v = withdrawn(&m);
+                if !v.is_empty() {
+                    let pfn = v[i % v.len()];
+                    let c = inst.put_page_back_buddy(pfn);
+                    let w = m.put_back(pfn);
+                    if c != w {
+                        return Err(at(format!(
+                            "put_page_back_buddy({pfn:#x}): core {c} model {w}"
+                        )));
+                    }
+                }
+            }
+            Op::Unpoison {
+                withdrawn: false,
+                i,
+                off,
+            } => {
+                if let Some(pfn) = poison_target(&m, 0, i, off) {
+                    let c = inst.put_page_back_buddy(pfn);
+                    let w = m.put_back(pfn);
+                    if c != w {
+                        return Err(at(format!(
+                            "put_page_back_buddy({pfn:#x}): core {c} model {w}"
+                        )));
+                    }
+                }
             }
         }
         compare(&inst, &m).map_err(at)?;

@@ -8,6 +8,7 @@
 use super::super::{
     gfp::Gfp,
     page_alloc::{alloc_pages, AllocRequest},
+    zone::PfnRange,
     zonelist::{AllocZonelist, NodeMask},
 };
 use super::*;
@@ -33,6 +34,10 @@ enum Op {
     RemoveRange(usize),
     Cpu(usize),
     Drain,
+    /// Memory failure on page `off` of range `i`.
+    Poison(usize, u16),
+    /// A held block comes back without page `off`.
+    FreeExcept(usize, u16),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -44,7 +49,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::RemoveRange),
         1 => (0usize..2).prop_map(Op::Cpu),
         1 => Just(Op::Drain),
+        1 => (any::<usize>(), any::<u16>()).prop_map(|(i, off)| Op::Poison(i, off)),
+        1 => (any::<usize>(), any::<u16>()).prop_map(|(i, off)| Op::FreeExcept(i, off)),
     ]
+}
+
+/// Free pages and withdrawn pages of every zone.
+fn free_and_withdrawn(inst: &Instance) -> (u64, u64) {
+    inst.zones.values().fold((0, 0), |(f, w), tz| {
+        (f + tz.zone.nr_free_pages, w + tz.zone.nr_hwpoison)
+    })
 }
 
 const GFPS: [Gfp; 5] = [
@@ -60,6 +74,7 @@ fn run(ops: &[Op]) {
     inst.add_range(1, ZoneType::Normal, 0, 0x10000, 2048)
         .unwrap();
     let mut held: Vec<(Pfn, u32)> = Vec::new();
+    let mut withdrawn: Vec<Pfn> = Vec::new();
     for op in ops {
         match *op {
             Op::Alloc {
@@ -172,12 +187,50 @@ fn run(ops: &[Op]) {
                     }
                 }
             }
+            Op::Poison(i, off) => {
+                let ranges: Vec<PfnRange> = inst
+                    .zones
+                    .values()
+                    .flat_map(|tz| tz.zone.ranges())
+                    .collect();
+                if ranges.is_empty() {
+                    continue;
+                }
+                let r = ranges[i % ranges.len()];
+                let pfn = r.start + u64::from(off) % r.nr;
+                let (free, hw) = free_and_withdrawn(&inst);
+                if inst.take_page_off_buddy(pfn) {
+                    assert_eq!(free_and_withdrawn(&inst), (free - 1, hw + 1));
+                    withdrawn.push(pfn);
+                } else {
+                    assert_eq!(
+                        free_and_withdrawn(&inst),
+                        (free, hw),
+                        "a refusal changed nothing"
+                    );
+                }
+            }
+            Op::FreeExcept(i, off) if !held.is_empty() => {
+                let (pfn, order) = held.swap_remove(i % held.len());
+                let bad = pfn + u64::from(off) % (1 << order);
+                let (free, hw) = free_and_withdrawn(&inst);
+                inst.free_pages_except(pfn, order, bad).unwrap();
+                assert_eq!(free_and_withdrawn(&inst), (free + (1 << order) - 1, hw + 1));
+                withdrawn.push(bad);
+            }
+            Op::FreeExcept(..) => {}
         }
+        // Withdrawn pages go with their range.
+        withdrawn.retain(|&p| inst.zones.values().any(|tz| tz.zone.spans(p)));
         check_invariants(&inst);
     }
-    // Everything returns: free all, drain, and every zone is whole again.
+    // Everything returns: free all, unpoison, drain, and every zone is
+    // whole again.
     for (pfn, order) in held.drain(..) {
         inst.free(pfn, order);
+    }
+    for pfn in withdrawn.drain(..) {
+        assert!(inst.put_page_back_buddy(pfn));
     }
     for tz in inst.zones.values_mut() {
         for p in tz.pcp.iter_mut() {

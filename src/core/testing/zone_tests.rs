@@ -521,3 +521,274 @@ fn a_zeroed_pcp_is_the_boot_pageset() {
     assert_eq!(p.nr_pcp_alloc(0), 1);
     check(z, &[]);
 }
+
+// ---- memory failure ----------------------------------------------------
+
+/// Free blocks per order as a vector of (order, pfn - BASE) on each list.
+fn free_heads(z: &Zone<VecStore>, mt: MigrateType) -> Vec<(u32, Pfn)> {
+    let mut v = Vec::new();
+    for order in 0..=MAX_PAGE_ORDER {
+        let list = &z.free_area[order as usize].free_list[mt.index()];
+        let mut p = list.head;
+        for _ in 0..list.nr {
+            v.push((order, p - BASE));
+            p = z.frame(p).unwrap().next;
+        }
+    }
+    v
+}
+
+#[test]
+fn take_page_off_buddy_breaks_down_the_free_block() {
+    let mut z = zone(2048);
+    let bad = BASE + 341;
+    assert!(z.is_free_buddy_page(bad));
+    assert!(z.take_page_off_buddy(bad));
+    assert!(!z.is_free_buddy_page(bad));
+    // break_down_buddy_pages() of the first order-10 block around 341 =
+    // 0b01_0101_0101: at each order the half without it goes back.
+    assert_eq!(
+        free_heads(&z, MigrateType::Movable),
+        [
+            (0, 340),
+            (1, 342),
+            (2, 336),
+            (3, 344),
+            (4, 320),
+            (5, 352),
+            (6, 256),
+            (7, 384),
+            (8, 0),
+            (9, 512),
+            (10, 1024)
+        ]
+    );
+    assert_eq!(z.nr_free_per_order(), [1; 11]);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (2047, 1));
+    assert_eq!(z.managed_pages, 2048);
+    assert!(z.frame(bad).unwrap().hwpoison);
+    let mut z = check(z, &[]);
+    // Already withdrawn, or not in the zone: nothing changes.
+    assert!(!z.take_page_off_buddy(bad));
+    assert!(!z.take_page_off_buddy(BASE + 2048));
+    assert!(!z.take_page_off_buddy(BASE - 1));
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (2047, 1));
+    // Its order-0 buddy, itself a whole free block.
+    assert!(z.take_page_off_buddy(BASE + 340));
+    assert_eq!(z.nr_free_per_order(), [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (2046, 2));
+    let mut z = check(z, &[]);
+    // put_page_back_buddy(): 341 cannot merge with the withdrawn 340 ...
+    assert!(z.put_page_back_buddy(bad));
+    assert!(!z.put_page_back_buddy(bad));
+    assert_eq!(free_heads(&z, MigrateType::Movable)[0], (0, 341));
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (2047, 1));
+    // ... and with 340 back, everything merges into the order-10 block.
+    assert!(z.put_page_back_buddy(BASE + 340));
+    assert_eq!(z.nr_free_per_order(), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (2048, 0));
+    check(z, &[]);
+}
+
+#[test]
+fn take_page_off_buddy_keeps_the_list_type() {
+    let mut z = zone(1024);
+    let pfn = z
+        .rmqueue_buddy(0, MigrateType::Unmovable, AllocFlags::DEFAULT)
+        .unwrap();
+    // The claim made both pageblocks unmovable; the pieces stay unmovable.
+    assert_eq!(z.pageblock_counts(), [2, 0, 0, 0]);
+    assert!(z.take_page_off_buddy(BASE + 600));
+    assert_eq!(z.nr_free_per_order_mt(MigrateType::Movable), [0; 11]);
+    // The order-9 block at 512 broken down around 600 = 512 + 0b101_1000;
+    // each piece goes to the head of its list, before the pieces of the
+    // claim's expand().
+    assert_eq!(
+        free_heads(&z, MigrateType::Unmovable),
+        [
+            (0, 601),
+            (0, 1),
+            (1, 602),
+            (1, 2),
+            (2, 604),
+            (2, 4),
+            (3, 592),
+            (3, 8),
+            (4, 576),
+            (4, 16),
+            (5, 608),
+            (5, 32),
+            (6, 512),
+            (6, 64),
+            (7, 640),
+            (7, 128),
+            (8, 768),
+            (8, 256)
+        ]
+    );
+    assert_eq!(z.nr_free_pages, 1022);
+    check(z, &[(pfn, 0)]);
+}
+
+#[test]
+fn allocated_and_pcp_pages_cannot_be_taken_off() {
+    let mut z = zone(1024);
+    let mut p = PerCpuPages::new();
+    // The refill takes nr_pcp_alloc() = 63 pages, BASE..BASE+63 in
+    // physical order, and hands out the first.
+    let pfn =
+        crate::pcp::rmqueue_pcplist(&mut p, &mut z, 0, MigrateType::Movable, AllocFlags::DEFAULT)
+            .unwrap();
+    assert_eq!((pfn, p.count, z.nr_free_pages), (BASE, 62, 961));
+    assert!(!z.take_page_off_buddy(BASE), "handed out");
+    assert!(!z.take_page_off_buddy(BASE + 1), "on the pcp list");
+    assert!(!z.take_page_off_buddy(BASE + 62), "on the pcp list");
+    assert!(!z.is_free_buddy_page(BASE + 1));
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (961, 0));
+    // The first free page, an order-0 block of its own.
+    assert!(z.take_page_off_buddy(BASE + 63));
+    assert_eq!(z.nr_free_per_order(), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0]);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (960, 1));
+    // Drained, pages 1..=62 merge up to the handed-out page 0 and the
+    // withdrawn page 63, no further: 1, 2-3, 4-7, 8-15, 16-31 and 32-47,
+    // 48-55, 56-59, 60-61, 62.
+    p.drain(&mut z);
+    assert_eq!(z.nr_free_per_order(), [2, 2, 2, 2, 2, 0, 1, 1, 1, 1, 0]);
+    assert_eq!(z.nr_free_pages, 1022);
+    // What the kernel layer does after draining: try again.
+    assert!(z.take_page_off_buddy(BASE + 1));
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1021, 2));
+    check(z, &[(pfn, 0)]);
+}
+
+#[test]
+fn free_pages_except_withdraws_the_bad_page() {
+    let mut z = zone(1024);
+    let pfn = z.rmqueue_smallest(3, MigrateType::Movable).unwrap();
+    assert_eq!(pfn, BASE);
+    let freed = z.stat.freed_blocks;
+    // Refused, and nothing changes: bad pfn outside the block, a
+    // misaligned block, an order too large.
+    assert_eq!(
+        z.free_pages_except(pfn, 3, BASE + 8),
+        Err(CoreError::Invalid)
+    );
+    assert_eq!(
+        z.free_pages_except(pfn + 1, 3, BASE + 5),
+        Err(CoreError::Invalid)
+    );
+    assert_eq!(
+        z.free_pages_except(pfn, 11, BASE + 5),
+        Err(CoreError::Invalid)
+    );
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1016, 0));
+    z.free_pages_except(pfn, 3, BASE + 5).unwrap();
+    // [0, 8) broken down around 5: 0-3, 6-7, 4, to the list heads, next
+    // to the free 8-15 without merging.
+    assert_eq!(
+        &free_heads(&z, MigrateType::Movable)[..4],
+        [(0, 4), (1, 6), (2, 0), (3, 8)]
+    );
+    assert_eq!(z.nr_free_per_order(), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1023, 1));
+    assert_eq!(z.stat.freed_blocks, freed, "no __free_one_page()");
+    // Neither a block with the withdrawn page nor a free block can be
+    // freed again: their pages would be counted twice.
+    assert_eq!(
+        z.free_pages_except(BASE + 4, 2, BASE + 5),
+        Err(CoreError::Invalid)
+    );
+    assert_eq!(
+        z.free_pages_except(BASE + 8, 3, BASE + 9),
+        Err(CoreError::Invalid)
+    );
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1023, 1));
+    check(z, &[]);
+}
+
+#[test]
+fn free_pages_except_frees_other_pageblocks_whole() {
+    let mut z = zone(2048);
+    let pfn = z.rmqueue_smallest(10, MigrateType::Movable).unwrap();
+    assert_eq!(pfn, BASE);
+    let freed = z.stat.freed_blocks;
+    z.free_pages_except(pfn, 10, BASE + 1023).unwrap();
+    // The first pageblock goes back whole (one __free_one_page(), whose
+    // buddy is the second); the second is broken down around 1023.
+    assert_eq!(
+        free_heads(&z, MigrateType::Movable),
+        [
+            (0, 1022),
+            (1, 1020),
+            (2, 1016),
+            (3, 1008),
+            (4, 992),
+            (5, 960),
+            (6, 896),
+            (7, 768),
+            (8, 512),
+            (9, 0),
+            (10, 1024)
+        ]
+    );
+    assert_eq!(z.stat.freed_blocks, freed + 1);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (2047, 1));
+    let mut z = check(z, &[]);
+    assert!(z.put_page_back_buddy(BASE + 1023));
+    assert_eq!(z.nr_free_per_order(), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (2048, 0));
+    check(z, &[]);
+}
+
+#[test]
+fn neighbours_do_not_merge_across_a_withdrawn_page() {
+    let mut z = zone(1024);
+    let a = z.rmqueue_smallest(0, MigrateType::Movable).unwrap();
+    assert_eq!(a, BASE);
+    // BASE + 1 is the order-0 remainder of the split; it is withdrawn ...
+    assert!(z.take_page_off_buddy(BASE + 1));
+    assert_eq!(z.nr_free_per_order(), [0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    // ... so its buddy, freed later, stays an order-0 block.
+    z.free_pages(a, 0);
+    assert_eq!(z.nr_free_per_order(), [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    assert_eq!(free_heads(&z, MigrateType::Movable)[0], (0, 0));
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1023, 1));
+    let mut z = check(z, &[]);
+    // The same from the other side: an order-0 block whose buddy is kept
+    // back by free_pages_except().
+    let b = z.rmqueue_smallest(1, MigrateType::Movable).unwrap();
+    assert_eq!(b, BASE + 2);
+    z.free_pages_except(b, 1, BASE + 2).unwrap();
+    assert_eq!(z.nr_free_per_order(), [2, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0]);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1022, 2));
+    check(z, &[]);
+}
+
+#[test]
+fn remove_range_takes_withdrawn_pages() {
+    let mut z = zone(2048);
+    z.add_range(BASE + 4096, 1024).unwrap();
+    assert!(z.take_page_off_buddy(BASE + 7));
+    assert!(z.take_page_off_buddy(BASE + 1500));
+    assert!(z.take_page_off_buddy(BASE + 4096 + 3));
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (3069, 3));
+    z.remove_range(BASE + 4096).unwrap();
+    assert_eq!(
+        (z.managed_pages, z.nr_free_pages, z.nr_hwpoison),
+        (2048, 2046, 2)
+    );
+    // A page handed out still makes the range busy, withdrawn pages or not.
+    let pfn = z.rmqueue_smallest(0, MigrateType::Movable).unwrap();
+    assert_eq!(z.remove_range(BASE), Err(CoreError::Busy));
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (2045, 2));
+    let mut z = check(z, &[(pfn, 0)]);
+    z.free_pages(pfn, 0);
+    z.remove_range(BASE).unwrap();
+    assert_eq!((z.managed_pages, z.nr_free_pages, z.nr_hwpoison), (0, 0, 0));
+    // The same pfns added again start clean.
+    z.add_range(BASE, 1024).unwrap();
+    assert!(!z.frame(BASE + 7).unwrap().hwpoison);
+    assert_eq!(z.nr_free_per_order(), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1024, 0));
+    check(z, &[]);
+}
