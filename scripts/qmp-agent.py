@@ -88,6 +88,9 @@ def parse(text):
 
 
 def eject(qmp, dev):
+    # Events of an earlier eject (a refused one sends more than one _OST)
+    # must not answer this one: read and drop whatever is queued.
+    qmp.wait_event(lambda ev: False, 1.0)
     qmp.events.clear()
     qmp.cmd("device_del", id=dev)
 

@@ -48,6 +48,12 @@ OUT=${PNALLOC_OUT:-$CACHE_DIR/vm-out}
 ST_DIR=$CACHE_DIR/kselftest
 
 [ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no kernel in $KDIR; run 'make kernel'"
+
+# One VM at a time on this machine: two TCG guests on two cores would each
+# run at half speed and share $OUT.
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/vm.lock"
+flock 9
 command -v vng >/dev/null || die "vng not found; run scripts/install-toolchain.sh"
 
 rm -rf "$OUT"

@@ -86,7 +86,7 @@ nolock() {
 		[ "$(t "nolock $c $A 2")" = ok ] || { ktap_print_msg "nolock $c failed"; return 1; }
 	done
 	[ "$(t "nolock zonelocked $A 2")" = "Cannot allocate memory" ] || { ktap_print_msg "zonelocked did not fail"; return 1; }
-	site=$(grep -F "func:nolock_test_body" $D/allocinfo_ext | awk '{ print $7 }')
+	site=$(grep -F "func:nolock_test_body" $D/allocinfo_ext | awk '{ print $8 }')
 	# Three nolock allocations, each freed with free_pages_nolock().
 	[ "$(ext "$site [pnalloc] func:nolock_test_body")" = "0 0 0 0 3 0" ] || { ktap_print_msg "ext: $(ext "func:nolock_test_body")"; return 1; }
 	sleep 0.5

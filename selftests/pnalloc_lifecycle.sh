@@ -238,9 +238,53 @@ ktap_test_result "migrate_pages and mbind naming a private node fail with EINVAL
 
 # 8: memory failure on a free frame withdraws it for good; on a held page
 # it is reported with the allocation site, and the page never comes back.
+HWP=/sys/kernel/debug/hwpoison/corrupt-pfn
+corrupted_kb() { awk '/^HardwareCorrupted/ { print $2 }' /proc/meminfo; }
 hwpoison() {
-	ktap_print_msg "hwpoison: not wired yet"
-	return 1
+	local ok=0 pfn start buddy n10 hc free site r b0
+	[ -w $HWP ] || { ktap_print_msg "no $HWP"; return 1; }
+	echo drain >$D/control
+	buddy=$(pn_buddy "$N1")
+	[ "$(echo "$buddy" | cut -d' ' -f1-10)" = "0 0 0 0 0 0 0 0 0 0" ] || { ktap_print_msg "node $N1 not in whole blocks: $buddy"; return 1; }
+	n10=$(echo "$buddy" | cut -d' ' -f11)
+	hc=$(corrupted_kb)
+	free=$(pn_zone_field "$N1" free)
+	# A free frame in the middle of an order-10 block.
+	start=$(awk -v n="$N1" '$2 == n { print $4; exit }' $D/ranges)
+	pfn=$((start + 1024 + 333))
+	echo $pfn >$HWP || { ktap_print_msg "corrupt-pfn $pfn failed"; ok=1; }
+	# Withdrawn, the rest of its block broken down around it.
+	[ "$(pn_buddy "$N1")" = "1 1 1 1 1 1 1 1 1 1 $((n10 - 1))" ] || { ktap_print_msg "buddyinfo $(pn_buddy "$N1")"; ok=1; }
+	[ "$(pn_zone_field "$N1" free)" = $((free - 1)) ] || { ktap_print_msg "free $(pn_zone_field "$N1" free), want $((free - 1))"; ok=1; }
+	[ "$(pn_zone_field "$N1" nr_hwpoison)" = 1 ] || { ktap_print_msg "nr_hwpoison $(pn_zone_field "$N1" nr_hwpoison)"; ok=1; }
+	[ "$(corrupted_kb)" = $((hc + 4)) ] || { ktap_print_msg "HardwareCorrupted $(corrupted_kb) kB, was $hc"; ok=1; }
+	verify || ok=1
+	# A page in use: reported with its allocation site, kept out on free.
+	[ "$(pn_write $D/test "alloc $N1 0 1")" = ok ] || return 1
+	pfn=$(awk '$1 == "pfn" { print $2; exit }' $D/test)
+	# The kernel's answer for a page it cannot recover: EBUSY.
+	r=$(pn_write $HWP $((pfn)))
+	[ "$r" = "Device or resource busy" ] || { ktap_print_msg "corrupt-pfn of a page in use: $r"; ok=1; }
+	dmesg | sed -n "/$PN_MARK/,\$p" | grep -q "memory failure at pfn $(printf '%#x' $((pfn))): in use .* allocated at .*func:" ||
+		{ ktap_print_msg "no report naming the site"; ok=1; }
+	site=$(awk '$1 != "#" && $7 > 0' $D/allocinfo_ext | grep -c .)
+	[ "$site" = 1 ] || { ktap_print_msg "allocinfo_ext rows with hwpoison: $site"; ok=1; }
+	[ "$(pn_write $D/test "free 1")" = ok ] || ok=1
+	echo drain >$D/control
+	grep -q "^outstanding_pages 0$" $D/zoneinfo || { ktap_print_msg "$(grep outstanding $D/zoneinfo)"; ok=1; }
+	[ "$(pn_zone_field "$N1" free)" = $((free - 2)) ] || { ktap_print_msg "free $(pn_zone_field "$N1" free), want $((free - 2))"; ok=1; }
+	[ "$(pn_zone_field "$N1" nr_hwpoison)" = 2 ] || { ktap_print_msg "nr_hwpoison $(pn_zone_field "$N1" nr_hwpoison)"; ok=1; }
+	verify || ok=1
+	# The blocks still go offline with their poisoned frames; the kernel
+	# never onlines the poisoned one again, and the claim skips it.
+	[ "$(pn_write $D/control "release $((start * 4096))")" = ok ] || { ktap_print_msg "release with poisoned frames failed"; ok=1; }
+	[ "$(pn_write $D/control "claim $N1")" = ok ] || ok=1
+	b0=$((start * 4096 / BS))
+	[ "$(state $b0)" = offline ] || { ktap_print_msg "poisoned memory$b0 is $(state $b0)"; ok=1; }
+	[ "$(pn_zone_field "$N1" free)" = $((free - BLOCK_PAGES)) ] || { ktap_print_msg "free $(pn_zone_field "$N1" free) after reclaim, want $((free - BLOCK_PAGES))"; ok=1; }
+	echo drain >$D/control
+	BASE=$(counts)
+	return $ok
 }
 ktap_test_result "memory failure: a free frame is withdrawn, a held one reported and kept out on free" hwpoison
 

@@ -46,6 +46,7 @@ struct pn_tag {
 	atomic64_t fallbacks;
 	atomic64_t nolock;
 	atomic64_t notag;
+	atomic64_t hwpoison;
 	atomic_t inaccurate;
 };
 
@@ -164,6 +165,9 @@ void pnalloc_tag_event(u32 id, int event, u64 bytes)
 		break;
 	case PNALLOC_TAG_NOTAG:
 		atomic64_inc(&t->notag);
+		break;
+	case PNALLOC_TAG_HWPOISON:
+		atomic64_inc(&t->hwpoison);
 		break;
 	case PNALLOC_TAG_INACCURATE:
 		atomic_set(&t->inaccurate, 1);
@@ -381,7 +385,7 @@ static int allocinfo_ext_show(struct seq_file *m, void *v)
 {
 	u32 i;
 
-	seq_puts(m, "#     <size>  <calls> <failures> <fallbacks> <nolock> <notag> <tag info>\n");
+	seq_puts(m, "#     <size>  <calls> <failures> <fallbacks> <nolock> <notag> <hwpoison> <tag info>\n");
 	for (i = 1; i <= pn_tag_count(); i++) {
 		struct pn_tag *t = pn_tag_get(i);
 		s64 bytes, calls;
@@ -389,12 +393,13 @@ static int allocinfo_ext_show(struct seq_file *m, void *v)
 		if (!t)
 			continue;
 		pn_counts(t, &bytes, &calls);
-		seq_printf(m, "%12lli %8llu %10llu %11llu %8llu %7llu %s:%llu [%s] func:%s\n",
+		seq_printf(m, "%12lli %8llu %10llu %11llu %8llu %7llu %10llu %s:%llu [%s] func:%s\n",
 			   bytes, (u64)calls,
 			   (u64)atomic64_read(&t->failures),
 			   (u64)atomic64_read(&t->fallbacks),
 			   (u64)atomic64_read(&t->nolock),
 			   (u64)atomic64_read(&t->notag),
+			   (u64)atomic64_read(&t->hwpoison),
 			   t->filename, t->lineno, t->modname, t->function);
 	}
 	return 0;
@@ -435,6 +440,19 @@ void pnalloc_alloc_tag_exit(void)
 	pn_tags = NULL;
 	free_percpu(pn_ctr);
 	pn_ctr = NULL;
+}
+
+/* memory_failure() hit a page in use: say who holds it. */
+void pnalloc_tag_report_hwpoison(u32 id, u64 pfn, u64 head)
+{
+	struct pn_tag *t = pn_tag_get(id);
+
+	if (t)
+		pr_err("memory failure at pfn %#llx: in use (block at pfn %#llx), allocated at %s:%llu [%s] func:%s\n",
+		       pfn, head, t->filename, t->lineno, t->modname, t->function);
+	else
+		pr_err("memory failure at pfn %#llx: in use (block at pfn %#llx), no allocation tag\n",
+		       pfn, head);
 }
 
 /* For KUnit: the current counters of tag @id (0, 0 if there is none). */

@@ -256,10 +256,25 @@ impl Carve {
         if runs.is_empty() {
             return Err(ENOENT);
         }
+        // Block by block: the kernel refuses to online a block that holds
+        // a poisoned page (EHWPOISON), and that one stays offline.
+        let block = mm_sys::block_pages();
         let mut pages = 0;
         for &(s, n) in runs.iter() {
-            Self::claim_locked(inst, nodes, nid, s, n)?;
-            pages += n;
+            let mut b = s;
+            while b < s + n {
+                match Self::claim_locked(inst, nodes, nid, b, block) {
+                    Ok(()) => pages += block,
+                    Err(e) if e == EHWPOISON => {
+                        pr_info!("node {}: pfn {:#x}: block has poisoned pages; left offline\n", nid, b);
+                    }
+                    Err(e) => return Err(e),
+                }
+                b += block;
+            }
+        }
+        if pages == 0 {
+            return Err(EHWPOISON);
         }
         Ok(pages)
     }

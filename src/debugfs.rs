@@ -253,6 +253,7 @@ struct ZoneSnap {
     spanned: u64,
     free_highatomic: u64,
     reserved_highatomic: u64,
+    hwpoison: u64,
     stat: ZoneStat,
 }
 
@@ -268,6 +269,7 @@ fn zoneinfo_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             spanned: z.ranges().map(|r| r.nr).sum(),
             free_highatomic: z.nr_free_highatomic,
             reserved_highatomic: z.nr_reserved_highatomic,
+            hwpoison: z.nr_hwpoison,
             stat: z.stat,
         },
         |nid, z| {
@@ -281,6 +283,7 @@ fn zoneinfo_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             writeln!(f, "        managed  {}", z.managed)?;
             writeln!(f, "      nr_free_highatomic {}", z.free_highatomic)?;
             writeln!(f, "      nr_reserved_highatomic {}", z.reserved_highatomic)?;
+            writeln!(f, "      nr_hwpoison {}", z.hwpoison)?;
             writeln!(f, "      rmqueue_blocks {}", z.stat.rmqueue_blocks)?;
             writeln!(f, "      freed_blocks {}", z.stat.freed_blocks)?;
             writeln!(f, "      fallback_claim {}", z.stat.fallback_claim)?;

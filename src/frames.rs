@@ -313,6 +313,23 @@ impl MirrorIndex {
         (tag != 0).then_some(tag)
     }
 
+    /// The block handed out that contains `pfn`: its head and the tag it
+    /// is charged to, if any. Looks at most `MAX_PAGE_ORDER` heads back.
+    pub(crate) fn holder(&self, pfn: Pfn) -> Option<(Pfn, u32)> {
+        let m = self.mirror_of(pfn)?;
+        for order in 0..=crate::core::MAX_PAGE_ORDER {
+            let head = pfn & !((1u64 << order) - 1);
+            let Some(st) = m.state(head) else {
+                continue;
+            };
+            let s = st.load(Ordering::Acquire);
+            if s & ALLOCATED != 0 && state_order(s) >= order {
+                return Some((head, s & TAG_MASK));
+            }
+        }
+        None
+    }
+
     /// The pageblock type of `pfn`, read without the zone lock.
     pub(crate) fn pageblock_mt(&self, pfn: Pfn) -> MigrateType {
         let used = self.used.load(Ordering::Acquire);

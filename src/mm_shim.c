@@ -215,6 +215,9 @@ static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
 			page = pfn_to_page(pfn);
 			if (PageOffline(page))
 				__ClearPageOffline(page);
+			/* Back on the lists with the block: withdraw it again. */
+			if (PageHWPoison(page))
+				pnalloc_rust_memory_failure(pfn);
 		}
 		break;
 	case MEM_OFFLINE:
@@ -463,10 +466,17 @@ static void pnalloc_node_split(struct page *page, unsigned int order)
 	pnalloc_rust_tag_split(page_to_pfn(page), order);
 }
 
+/* memory_failure() on one of our pages; see node::memory_failure(). */
+static int pnalloc_node_memory_failure(struct page *page)
+{
+	return pnalloc_rust_memory_failure(page_to_pfn(page));
+}
+
 static const struct node_private_ops pnalloc_node_ops = {
 	.online_page = pnalloc_online_page,
 	.free_pages = pnalloc_node_free,
 	.split_page = pnalloc_node_split,
+	.memory_failure = pnalloc_node_memory_failure,
 };
 
 /* Register before the mask is set: see pnalloc_nodes. */

@@ -99,6 +99,7 @@ u32 pnalloc_tag_id(struct pnalloc_tag_site *site);
 void pnalloc_tag_event(u32 id, int event, u64 bytes);
 int pnalloc_alloc_tag_init(void);
 void pnalloc_tag_read(u32 id, s64 *bytes, u64 *calls);
+void pnalloc_tag_report_hwpoison(u32 id, u64 pfn, u64 head);
 void pnalloc_split_page(u64 pfn, unsigned int order);
 int pnalloc_bench(int nid, unsigned int order, unsigned long iters,
 		  u64 result[4]);
@@ -112,5 +113,6 @@ u64 pnalloc_rust_alloc(struct pnalloc_tag_site *site, u32 gfp,
 void pnalloc_rust_tag_split(u64 pfn, unsigned int order);
 void pnalloc_rust_cpu_dead(unsigned int cpu);
 int pnalloc_rust_block_event(int event, int nid, u64 start_pfn, u64 nr_pages);
+int pnalloc_rust_memory_failure(u64 pfn);
 
 #endif /* PNALLOC_MM_SHIM_H */

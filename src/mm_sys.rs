@@ -50,6 +50,7 @@ extern "C" {
     fn pnalloc_node_register(nid: c_int) -> c_int;
     fn pnalloc_node_unregister(nid: c_int) -> c_int;
     fn pnalloc_node_registered(nid: c_int) -> bool;
+    fn pnalloc_tag_report_hwpoison(id: u32, pfn: u64, head: u64);
     fn pnalloc_prep_alloc(pfn: u64, order: u32, gfp: u32, no_watermarks: bool) -> bool;
     fn pnalloc_try_get_page(pfn: u64) -> bool;
     fn pnalloc_get_page(pfn: u64);
@@ -487,6 +488,14 @@ pub(crate) enum TagEvent {
     Notag = 5,
     Split = 7,
     SubBytes = 8,
+    HwPoison = 9,
+}
+
+/// Logs a memory failure at `pfn` in the block at `head` that tag `id`
+/// (0: none) holds, naming its allocation site.
+pub(crate) fn tag_report_hwpoison(id: u32, pfn: Pfn, head: Pfn) {
+    // SAFETY: the callee ignores unknown ids; it only reads the tag table.
+    unsafe { pnalloc_tag_report_hwpoison(id, pfn, head) }
 }
 
 /// The tag id of `site`, registering it on first use; 0 if the table is full.
@@ -792,6 +801,16 @@ extern "C" fn pnalloc_rust_tag_split(pfn: u64, order: u32) {
 #[no_mangle]
 extern "C" fn pnalloc_rust_block_event(event: c_int, nid: c_int, start_pfn: u64, nr_pages: u64) -> c_int {
     crate::hotplug::block_event(event, nid, start_pfn, nr_pages)
+}
+
+/// `memory_failure()` on a page of a private node: 0 if it was free and is
+/// withdrawn, `-EBUSY` if it is in use.
+#[no_mangle]
+extern "C" fn pnalloc_rust_memory_failure(pfn: u64) -> c_int {
+    match crate::node::memory_failure(pfn) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// CPU hotplug: `cpu` is dead; its pcp lists go back to the zones.

@@ -249,6 +249,66 @@ pub(crate) struct NodeZone {
     pub(crate) pcp: CpuLocal<PcpSlot>,
     #[pin]
     pub(crate) mirror: MirrorIndex,
+    /// Poisoned pages that were handed out when the failure hit: they stay
+    /// out of the free lists when their block comes back.
+    poisoned: PoisonedHeld,
+}
+
+/// Slots for [`NodeZone::poisoned`]. Written by `memory_failure()`, which
+/// the kernel serialises (`mf_mutex`); read lock-free on every free, which
+/// costs one load while no slot is used.
+struct PoisonedHeld {
+    nr: AtomicU32,
+    pfns: [AtomicU64; POISONED_HELD_MAX],
+}
+
+/// More poisoned pages in use at once than this are reported but caught
+/// only by the kernel's new-page checks when they come back.
+const POISONED_HELD_MAX: usize = 16;
+const NO_PFN: u64 = u64::MAX;
+
+impl PoisonedHeld {
+    const fn new() -> Self {
+        PoisonedHeld {
+            nr: AtomicU32::new(0),
+            pfns: [const { AtomicU64::new(NO_PFN) }; POISONED_HELD_MAX],
+        }
+    }
+
+    fn add(&self, pfn: Pfn) -> bool {
+        for slot in self.pfns.iter() {
+            if slot
+                .compare_exchange(NO_PFN, pfn, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.nr.fetch_add(1, Ordering::Release);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Takes the first poisoned pfn inside the block, if any.
+    fn take_in(&self, pfn: Pfn, order: u32) -> Option<Pfn> {
+        if self.nr.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let end = pfn + (1u64 << order);
+        for slot in self.pfns.iter() {
+            let p = slot.load(Ordering::Acquire);
+            if p != NO_PFN
+                && p >= pfn
+                && p < end
+                && slot
+                    .compare_exchange(p, NO_PFN, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.nr.fetch_sub(1, Ordering::Release);
+                return Some(p);
+            }
+        }
+        None
+    }
 }
 
 impl NodeZone {
@@ -271,6 +331,7 @@ impl NodeZone {
             zone <- KZone::new(Zone::new(nid, ZoneType::Normal, store)),
             pcp,
             mirror <- MirrorIndex::new(),
+            poisoned: PoisonedHeld::new(),
         }? Error))
     }
 
@@ -573,8 +634,19 @@ impl Instance {
     }
 
     /// Puts a checked block back: this CPU's pcp list when it can (and
-    /// the order is one pcp lists hold), else the buddy.
+    /// the order is one pcp lists hold), else the buddy. A block holding a
+    /// page that was poisoned while handed out goes back without it.
     fn free_to_lists(&self, nz: &NodeZone, pfn: Pfn, order: u32) {
+        if let Some(bad) = nz.poisoned.take_in(pfn, order) {
+            if nz.zone.lock().free_pages_except(pfn, order, bad).is_err() {
+                self.refuse_free(pfn, order, "holds a poisoned page");
+                return;
+            }
+            self.count(|c| {
+                c.outstanding.fetch_sub(1 << order, Ordering::Relaxed);
+            });
+            return;
+        }
         let on_pcp = pcp::pcp_allowed_order(order)
             && nz.pcp.with_this_cpu(|_, slot| {
                 // The list is chosen by the pageblock's type, read without
@@ -617,6 +689,36 @@ pub(crate) fn tag_split(pfn: Pfn, order: u32) {
     if let Some(tag) = nz.mirror.split(pfn, order) {
         mm_sys::tag_event(tag, TagEvent::Split, (1 << order) - 1);
     }
+}
+
+/// `memory_failure()` on a page of a private node (`PageHWPoison` is set),
+/// under the kernel's `mf_mutex` and `rcu_read_lock()`. A free frame is
+/// withdrawn for good, as `take_page_off_buddy()` does (pcp lists and the
+/// nolock free list are drained first, as `shake_page()` drains the
+/// kernel's): 0. A page in use is reported with the allocation site that
+/// holds it and remembered, so that its block comes back without it:
+/// `EBUSY`.
+pub(crate) fn memory_failure(pfn: Pfn) -> Result {
+    let inst = instance().ok_or(ENXIO)?;
+    let nz = inst.node_zone(mm_sys::page_nid(pfn))?;
+    if nz.zone.lock().take_page_off_buddy(pfn) {
+        return Ok(());
+    }
+    mm_sys::drain_deferred();
+    nz.drain_all_pages();
+    if nz.zone.lock().take_page_off_buddy(pfn) {
+        return Ok(());
+    }
+    let Some((head, tag)) = nz.mirror.holder(pfn) else {
+        // Neither free nor handed out: withheld already (bad_pages).
+        return Err(EBUSY);
+    };
+    mm_sys::tag_event(tag, TagEvent::HwPoison, 0);
+    mm_sys::tag_report_hwpoison(tag, pfn, head);
+    if !nz.poisoned.add(pfn) {
+        pr_err!("pfn {:#x}: too many poisoned pages in use; not tracked\n", pfn);
+    }
+    Err(EBUSY)
 }
 
 /// `page_alloc_cpu_dead()`: a dead CPU's pcp lists go back to the buddy.

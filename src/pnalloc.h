@@ -58,6 +58,7 @@ enum {
 	PNALLOC_TAG_INACCURATE,
 	PNALLOC_TAG_SPLIT,
 	PNALLOC_TAG_SUB_BYTES,
+	PNALLOC_TAG_HWPOISON,
 };
 
 /* The public alloc_flags bits (mm/page_alloc.h values). */

@@ -3,7 +3,8 @@
 //! `control: verify`: walks every free list of every private node and
 //! checks what must hold after any sequence of claims, releases, ejects and
 //! failures: each free block lies inside one online block of pnalloc's, no
-//! frame is free twice, and the lists add up to the zone's free count.
+//! frame is free twice, no poisoned frame is free, and the lists add up to
+//! the zone's free count.
 //! Tests run it after every failure they inject.
 
 use kernel::prelude::*;
@@ -41,6 +42,12 @@ fn verify_node(inst: &Instance, nid: i32) -> Result<u64> {
                     };
                     if !m.buddy || u32::from(m.order) != order {
                         pr_err!("verify: node {}: pfn {:#x} on list {} is not a free block of that order\n", nid, pfn, order);
+                        return Err(EIO);
+                    }
+                    if let Some(p) = (pfn..pfn + (1u64 << order))
+                        .find(|&p| z.frame(p).is_some_and(|f| f.hwpoison))
+                    {
+                        pr_err!("verify: node {}: poisoned pfn {:#x} is on a free list\n", nid, p);
                         return Err(EIO);
                     }
                     // Allocating under the zone lock: GFP_ATOMIC.
