@@ -11,7 +11,8 @@ through QMP and answers in `<name>.done`:
 - `del=<id>`: ask the guest to eject DIMM `<id>` (device_del, an ACPI eject
   request) and wait for the outcome: `ok deleted` once QEMU reports
   DEVICE_DELETED, `refused <status>` if the guest answers the eject with a
-  failing _OST status (the memory is in use), `timeout` otherwise;
+  failing _OST status (0x80-0x83, e.g. 0x82 busy: the memory is in use),
+  `timeout` otherwise;
 - `resize=<id> size=<bytes>`: set a virtio-mem device's requested-size;
   answer `ok <plugged-size>` once its plugged size reached it, or `timeout`.
 
@@ -99,7 +100,10 @@ def eject(qmp, dev):
         if ev["event"] == "DEVICE_DELETED" and data.get("device") == dev:
             return True
         info = data.get("info", {})
-        return ev["event"] == "ACPI_DEVICE_OST" and info.get("device") == dev and info.get("status", 0) != 0
+        # 0x84 is "ejection in progress", sent when the guest starts; the
+        # failures are 0x80-0x83 (not supported, in use, busy, dependency).
+        return (ev["event"] == "ACPI_DEVICE_OST" and info.get("device") == dev
+                and 0x80 <= info.get("status", 0) <= 0x83)
 
     ev = qmp.wait_event(outcome, 120)
     if ev is None:

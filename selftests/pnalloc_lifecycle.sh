@@ -163,7 +163,8 @@ eject() {
 	echo drain >$D/control
 	c=$(counts)
 	r=$(pn_hotplug_request "eject-$$" "del=$HP_ID")
-	[ "${r%% *}" = refused ] || { ktap_print_msg "eject with pages out: $r"; ok=1; }
+	# _OST 0x82: the kernel's acpi_scan_try_to_offline() got EBUSY.
+	[ "$r" = "refused 0x82" ] || { ktap_print_msg "eject with pages out: $r"; ok=1; }
 	for b in $new; do
 		[ "$(state "$b")" = online ] || { ktap_print_msg "memory$b is $(state "$b") after a refused eject"; ok=1; }
 	done
