@@ -4,7 +4,8 @@
 #
 #   make            toolchain, kernel (cached), module
 #   make run        ... then boot the VM, load pnalloc, show nodes and stats
-#   make check      ... host tests, KUnit and kselftests in the VM (KTAP)
+#   make check      ... host tests, KUnit and kselftests in the VM (KTAP),
+#                   then the auto-online / virtio-mem boot
 #   make bench      ... pnalloc vs the kernel allocator, same VM boot
 #   make kernel     just the patched kernel, incrementally
 #   make module     just the module against $(KDIR)

@@ -30,8 +30,14 @@ echo "== insmod $KO"
 insmod "$KO"
 dmesg | grep "pnalloc:" | tail -n 4
 echo
-echo "== kernel view after load: has_memory=$(cat $PN_SYS_NODE/has_memory)"
-grep "(pnalloc)" /proc/iomem
+echo "== kernel view after load: has_memory=$(cat $PN_SYS_NODE/has_memory), MemTotal $(awk '/^MemTotal/ { print $2 }' /proc/meminfo) kB"
+for n in $PN_SYS_NODE/node[0-9]*; do
+	nid=${n##*node}
+	[ -n "$(cat "$n/cpulist")" ] && continue
+	printf 'node %s: %s of %s blocks online (pnalloc'"'"'s), MemTotal=%s kB\n' "$nid" \
+		"$(for b in $(pn_node_blocks "$nid"); do cat $PN_SYS_MEM/memory$b/state; done | grep -c '^online')" \
+		"$(pn_node_blocks "$nid" | wc -l)" "$(pn_node_memtotal_kb "$nid")"
+done
 echo
 echo "== allocate through the entry points (debugfs test interface)"
 for c in "ep node 1 3" "ep folio_node 2 2" "ep bulk 2 8" "ep zeroed -1 0"; do
@@ -43,13 +49,13 @@ cat $PN_DEBUGFS/buddyinfo
 echo "free 11" >$PN_DEBUGFS/test
 echo drain >$PN_DEBUGFS/control
 for f in "$PN_DEBUGFS"/*; do
-	[ -r "$f" ] && [ "${f##*/}" != control ] || continue
+	[ -f "$f" ] && [ -r "$f" ] && [ "${f##*/}" != control ] || continue
 	echo
 	echo "== $f"
 	cat "$f"
 done
 echo
-echo "== release all; rmmod pnalloc (each claimed range holds a module reference)"
+echo "== release all; rmmod pnalloc (each online block holds a module reference)"
 echo "release all" >$PN_DEBUGFS/control
 rmmod pnalloc
 [ ! -e "$PN_DEBUGFS" ] && echo "debugfs directory removed"

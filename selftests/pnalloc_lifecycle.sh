@@ -222,20 +222,25 @@ cpu_offline() {
 }
 ktap_test_result "offlining a CPU returns the pages on its pcp lists to the buddy (exact counts)" cpu_offline
 
-# 7: placement syscalls naming a private node are refused up front.
+# 7: placement syscalls naming a private node are refused up front: the
+# three policy calls with EINVAL (migrate_pages through patch 0003),
+# move_pages with the kernel's ENODEV for a node without N_MEMORY.
 placement() {
-	local pid r ok=0
+	local pid r ok=0 want
 	sleep 30 &
 	pid=$!
 	r=$(migratepages "$pid" 0 "$N1" 2>&1) && { ktap_print_msg "migrate_pages to node $N1 succeeded"; ok=1; }
-	echo "$r" | grep -q "Invalid argument" || { ktap_print_msg "migrate_pages: $r"; ok=1; }
+	echo "$r" | grep -q "Invalid argument" || { ktap_print_msg "migratepages: $r"; ok=1; }
 	numactl --membind="$N1" true 2>/dev/null && { ktap_print_msg "membind to node $N1 succeeded"; ok=1; }
 	kill "$pid"
+	want=$(printf '%s\n' "set_mempolicy EINVAL" "mbind EINVAL" "migrate_pages EINVAL" "move_pages ENODEV status 0")
+	r=$("$DIR/placement" "$N1")
+	[ "$r" = "$want" ] || { ktap_print_msg "placement syscalls: $(echo $r)"; ok=1; }
 	dmesg | sed -n "/$PN_MARK/,\$p" | grep -q "page allocation failure" && { ktap_print_msg "allocation failure logged"; ok=1; }
 	[ "$(counts)" = "$BASE" ] || ok=1
 	return $ok
 }
-ktap_test_result "migrate_pages and mbind naming a private node fail with EINVAL, no allocation attempted" placement
+ktap_test_result "set_mempolicy, mbind, migrate_pages (EINVAL) and move_pages (ENODEV) naming a private node; no allocation attempted" placement
 
 # 8: memory failure on a free frame withdraws it for good; on a held page
 # it is reported with the allocation site, and the page never comes back.

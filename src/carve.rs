@@ -266,7 +266,11 @@ impl Carve {
                 match Self::claim_locked(inst, nodes, nid, b, block) {
                     Ok(()) => pages += block,
                     Err(e) if e == EHWPOISON => {
-                        pr_info!("node {}: pfn {:#x}: block has poisoned pages; left offline\n", nid, b);
+                        pr_info!(
+                            "node {}: pfn {:#x}: block has poisoned pages; left offline\n",
+                            nid,
+                            b
+                        );
                     }
                     Err(e) => return Err(e),
                 }

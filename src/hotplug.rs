@@ -240,7 +240,10 @@ fn cancel_offline(inst: &Instance, block: Claimed) -> bool {
         if z.add_range(block.start_pfn, block.nr_pages).is_err() {
             // Cannot happen: it was there a moment ago. The frames stay
             // off every list; the block stays online and claimed.
-            pr_err!("pfn {:#x}: block lost from the free lists\n", block.start_pfn);
+            pr_err!(
+                "pfn {:#x}: block lost from the free lists\n",
+                block.start_pfn
+            );
         }
     }
     true

@@ -551,7 +551,6 @@ pub(crate) fn alloc_tag_exit() {
     unsafe { pnalloc_alloc_tag_exit() }
 }
 
-
 /// How a test block goes back: the free function its entry point pairs with.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum FreeHow {
@@ -799,7 +798,12 @@ extern "C" fn pnalloc_rust_tag_split(pfn: u64, order: u32) {
 /// hotplug lock. Returns 0 or a negative errno for the `GOING_` events, and
 /// for the others 1 if the block was pending, 0 if not.
 #[no_mangle]
-extern "C" fn pnalloc_rust_block_event(event: c_int, nid: c_int, start_pfn: u64, nr_pages: u64) -> c_int {
+extern "C" fn pnalloc_rust_block_event(
+    event: c_int,
+    nid: c_int,
+    start_pfn: u64,
+    nr_pages: u64,
+) -> c_int {
     crate::hotplug::block_event(event, nid, start_pfn, nr_pages)
 }
 

@@ -716,7 +716,10 @@ pub(crate) fn memory_failure(pfn: Pfn) -> Result {
     mm_sys::tag_event(tag, TagEvent::HwPoison, 0);
     mm_sys::tag_report_hwpoison(tag, pfn, head);
     if !nz.poisoned.add(pfn) {
-        pr_err!("pfn {:#x}: too many poisoned pages in use; not tracked\n", pfn);
+        pr_err!(
+            "pfn {:#x}: too many poisoned pages in use; not tracked\n",
+            pfn
+        );
     }
     Err(EBUSY)
 }

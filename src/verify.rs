@@ -37,7 +37,11 @@ fn verify_node(inst: &Instance, nid: i32) -> Result<u64> {
                 let mut pfn = list.head;
                 for _ in 0..list.nr {
                     let Some(m) = z.frame(pfn) else {
-                        pr_err!("verify: node {}: pfn {:#x} on a free list is not managed\n", nid, pfn);
+                        pr_err!(
+                            "verify: node {}: pfn {:#x} on a free list is not managed\n",
+                            nid,
+                            pfn
+                        );
                         return Err(EIO);
                     };
                     if !m.buddy || u32::from(m.order) != order {
@@ -47,7 +51,11 @@ fn verify_node(inst: &Instance, nid: i32) -> Result<u64> {
                     if let Some(p) = (pfn..pfn + (1u64 << order))
                         .find(|&p| z.frame(p).is_some_and(|f| f.hwpoison))
                     {
-                        pr_err!("verify: node {}: poisoned pfn {:#x} is on a free list\n", nid, p);
+                        pr_err!(
+                            "verify: node {}: poisoned pfn {:#x} is on a free list\n",
+                            nid,
+                            p
+                        );
                         return Err(EIO);
                     }
                     // Allocating under the zone lock: GFP_ATOMIC.
@@ -68,14 +76,24 @@ fn verify_node(inst: &Instance, nid: i32) -> Result<u64> {
             return Err(EIO);
         }
         if !online.iter().any(|&(s, n)| pfn >= s && end <= s + n) {
-            pr_err!("verify: node {}: free pfn {:#x} (order {}) is outside pnalloc's online blocks\n", nid, pfn, order);
+            pr_err!(
+                "verify: node {}: free pfn {:#x} (order {}) is outside pnalloc's online blocks\n",
+                nid,
+                pfn,
+                order
+            );
             return Err(EIO);
         }
         counted += 1 << order;
         end_prev = end;
     }
     if counted != nr_free {
-        pr_err!("verify: node {}: free lists hold {} pages, nr_free says {}\n", nid, counted, nr_free);
+        pr_err!(
+            "verify: node {}: free lists hold {} pages, nr_free says {}\n",
+            nid,
+            counted,
+            nr_free
+        );
         return Err(EIO);
     }
     Ok(counted)
@@ -87,7 +105,11 @@ pub(crate) fn verify(inst: &Instance) -> Result {
         let nid = nid as i32;
         let free = verify_node(inst, nid)?;
         if free > 0 {
-            pr_info!("verify: node {}: {} free pages, each once, all in online blocks\n", nid, free);
+            pr_info!(
+                "verify: node {}: {} free pages, each once, all in online blocks\n",
+                nid,
+                free
+            );
         }
     }
     Ok(())
