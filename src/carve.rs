@@ -196,7 +196,7 @@ impl Carve {
         }
         if online_pages_of(start_pfn, nr_pages)? != nr_pages {
             // Someone offlined a block between the two steps.
-            let _ = mm_sys::offline_blocks(start_pfn, nr_pages);
+            let _ = mm_sys::offline_blocks(start_pfn, nr_pages, nid);
             Self::unregister_if_empty(inst, nodes, nid);
             return Err(EBUSY);
         }
@@ -211,21 +211,24 @@ impl Carve {
     }
 
     /// Takes node `nid` from the kernel: offlines every block the kernel
-    /// onlined there (the kernel migrates what it can), so that the node
-    /// has no memory left. Only for nodes without CPUs.
+    /// onlined there (the kernel migrates what it can), all or none, so
+    /// that the node has no memory left. Only for nodes without CPUs.
     fn take_over(nid: i32) -> Result {
-        for &(s, n) in runs_of(nid, true)?.iter() {
-            if let Err(e) = mm_sys::offline_blocks(s, n) {
-                pr_warn!(
-                    "node {}: the kernel's memory at pfn {:#x}-{:#x} cannot go offline ({:?}); \
-                     online it movable (memhp_default_state=online_movable) or leave it offline\n",
-                    nid,
-                    s,
-                    s + n - 1,
-                    e
-                );
-                return Err(EBUSY);
-            }
+        let runs = runs_of(nid, true)?;
+        let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
+            return Ok(());
+        };
+        let (start, end) = (first.0, last.0 + last.1);
+        if let Err(e) = mm_sys::offline_blocks(start, end - start, nid) {
+            pr_warn!(
+                "node {}: the kernel's memory at pfn {:#x}-{:#x} cannot go offline ({:?}); \
+                 online it movable (memhp_default_state=online_movable) or leave it offline\n",
+                nid,
+                start,
+                end - 1,
+                e
+            );
+            return Err(EBUSY);
         }
         Ok(())
     }
@@ -311,13 +314,12 @@ impl Carve {
             match Self::claim_node_locked(inst, &mut nodes, nid) {
                 Ok(_) => n += 1,
                 Err(e) if e == ENOENT => {}
-                Err(e) => {
-                    // The load goes on with the other nodes; the reason of
-                    // a failed take-over is in the log already.
-                    pr_warn!("node {}: not claimed: {:?}\n", nid, e);
-                    continue;
-                }
+                // The load goes on with the other nodes; the reason of a
+                // failed take-over is in the log already.
+                Err(e) => pr_warn!("node {}: not claimed: {:?}\n", nid, e),
             }
+            // A named node stays pnalloc's even when nothing could be
+            // claimed now, unless the kernel kept memory there.
             if named {
                 match Self::register(&mut nodes, nid) {
                     Ok(()) => nodes.configured |= 1 << nid,
@@ -355,7 +357,7 @@ impl Carve {
             }
             (first.nid, end - start_pfn)
         };
-        mm_sys::offline_blocks(start_pfn, nr_pages)?;
+        mm_sys::offline_blocks(start_pfn, nr_pages, nid)?;
         Self::unregister_if_empty(inst, nodes, nid);
         pr_info!(
             "node {} released pfn {:#x}-{:#x}\n",

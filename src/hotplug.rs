@@ -22,8 +22,9 @@
 use kernel::{ffi::c_int, prelude::*};
 
 use crate::{
-    core::{frame::FrameMeta, zonelist::NodeDesc, Pfn},
+    core::{frame::FrameMeta, zonelist::NodeDesc, Pfn, MAX_ORDER_NR_PAGES},
     frames::RangeMirror,
+    mm_sys,
     node::{instance, Instance},
 };
 
@@ -114,6 +115,17 @@ pub(crate) fn block_event(event: c_int, nid: c_int, start_pfn: Pfn, nr_pages: u6
 }
 
 fn going_online(inst: &Instance, block: Claimed) -> Result {
+    // memmap_on_memory puts the memmap at the start of the block: what is
+    // onlined is then not MAX_ORDER aligned, and the core (whose blocks
+    // never straddle a range) cannot take it. Refuse it up front.
+    if block.start_pfn % MAX_ORDER_NR_PAGES != 0 || block.nr_pages % MAX_ORDER_NR_PAGES != 0 {
+        pr_warn!(
+            "pfn {:#x}: {} pages not MAX_ORDER aligned (memmap_on_memory?); not onlined\n",
+            block.start_pfn,
+            block.nr_pages
+        );
+        return Err(EINVAL);
+    }
     let nz = inst.node_zone(block.nid)?;
     let mut b = inst.blocks.lock();
     if b.going_online.is_some() || b.online.iter().any(|c| c.start_pfn == block.start_pfn) {
@@ -234,7 +246,13 @@ fn cancel_offline(inst: &Instance, block: Claimed) -> bool {
     let Ok(nz) = inst.node_zone(block.nid) else {
         return false;
     };
-    if let Some((meta, mirror)) = g.retired {
+    if let Some((mut meta, mirror)) = g.retired {
+        // The frames start over, as on a fresh online; withdrawn frames
+        // are withdrawn again before the zone lock is dropped, so no
+        // allocation can see them free.
+        for m in meta.iter_mut() {
+            *m = FrameMeta::new();
+        }
         let mut z = nz.zone.lock();
         z.frames.stage(block.start_pfn, meta, mirror);
         if z.add_range(block.start_pfn, block.nr_pages).is_err() {
@@ -244,6 +262,12 @@ fn cancel_offline(inst: &Instance, block: Claimed) -> bool {
                 "pfn {:#x}: block lost from the free lists\n",
                 block.start_pfn
             );
+            return true;
+        }
+        for pfn in block.start_pfn..block.start_pfn + block.nr_pages {
+            if mm_sys::page_hwpoison(pfn) && !z.take_page_off_buddy(pfn) {
+                pr_err!("pfn {:#x}: poisoned frame not withdrawn\n", pfn);
+            }
         }
     }
     true

@@ -17,6 +17,7 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/node_private.h>
 #include <linux/nodemask.h>
 #include <linux/percpu.h>
@@ -98,9 +99,8 @@ u64 pnalloc_block_pages(void)
 }
 
 /*
- * The nodes pnalloc registered as private. Set before node_private_register()
- * and cleared after node_private_unregister(), so that the memory notifier
- * sees every block that can go online through pnalloc's online_page().
+ * The nodes pnalloc registered as private, changed together with the
+ * registration under the device hotplug lock (pnalloc_node_register()).
  */
 static nodemask_t pnalloc_nodes;
 
@@ -137,6 +137,13 @@ static void pnalloc_online_page(struct page *page, unsigned int order)
 static DECLARE_FAULT_ATTR(pnalloc_fail_offline);
 
 /*
+ * Poisoned pages of the block going offline, added to the managed count in
+ * MEM_GOING_OFFLINE (see there). Offlining is serialised by the memory
+ * hotplug lock: one block at a time.
+ */
+static unsigned long poisoned_going_offline;
+
+/*
  * A block of a private node is pnalloc's exactly while it is online, as a
  * block of an ordinary node is the buddy's. Each step of onlining and
  * offlining goes through here, under the memory hotplug lock:
@@ -161,6 +168,7 @@ static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
 	struct memory_notify *mn = arg;
 	unsigned long pfn, end = mn->start_pfn + mn->nr_pages;
 	int nid = pfn_to_nid(mn->start_pfn);
+	unsigned long nr_poisoned;
 	struct page *page;
 	int ret;
 
@@ -196,31 +204,47 @@ static int pnalloc_memory_cb(struct notifier_block *nb, unsigned long action,
 					       mn->start_pfn, mn->nr_pages);
 		if (ret)
 			return notifier_from_errno(ret);
+		nr_poisoned = 0;
 		for (pfn = mn->start_pfn; pfn < end; pfn++) {
 			page = pfn_to_page(pfn);
 			/* Withdrawn for good; offline_pages() skips it. */
-			if (PageHWPoison(page))
+			if (PageHWPoison(page)) {
+				nr_poisoned++;
 				continue;
+			}
 			/* MEM_CANCEL_OFFLINE undoes what was done so far. */
 			if (WARN_ON_ONCE(page_count(page) || PageOffline(page)))
 				return notifier_from_errno(-EBUSY);
 			__SetPageOffline(page);
 		}
+		/*
+		 * offline_pages() takes every page that is not PageOffline off
+		 * the zone's managed count, as the buddy's poisoned pages are
+		 * managed. Ours never were: add them first, so that the count
+		 * comes out unchanged.
+		 */
+		if (nr_poisoned)
+			adjust_managed_page_count(pfn_to_page(mn->start_pfn),
+						  nr_poisoned);
+		poisoned_going_offline = nr_poisoned;
 		break;
 	case MEM_CANCEL_OFFLINE:
-		if (pnalloc_rust_block_event(PNALLOC_CANCEL_OFFLINE, nid,
-					     mn->start_pfn, mn->nr_pages) <= 0)
-			break;
+		/* Frames are plain free frames again before they are freed. */
 		for (pfn = mn->start_pfn; pfn < end; pfn++) {
 			page = pfn_to_page(pfn);
 			if (PageOffline(page))
 				__ClearPageOffline(page);
-			/* Back on the lists with the block: withdraw it again. */
-			if (PageHWPoison(page))
-				pnalloc_rust_memory_failure(pfn);
 		}
+		if (poisoned_going_offline)
+			adjust_managed_page_count(pfn_to_page(mn->start_pfn),
+						  -poisoned_going_offline);
+		poisoned_going_offline = 0;
+		/* Re-adds the block, poisoned frames withdrawn under the lock. */
+		pnalloc_rust_block_event(PNALLOC_CANCEL_OFFLINE, nid,
+					 mn->start_pfn, mn->nr_pages);
 		break;
 	case MEM_OFFLINE:
+		poisoned_going_offline = 0;
 		if (pnalloc_rust_block_event(PNALLOC_OFFLINE, nid,
 					     mn->start_pfn, mn->nr_pages) > 0)
 			module_put(THIS_MODULE);
@@ -295,6 +319,7 @@ void pnalloc_fault_exit(void)
 
 struct block_range {
 	unsigned long start, end;	/* pfns */
+	int nid;			/* NUMA_NO_NODE: any */
 	struct memory_block **blocks;
 	unsigned int nr, cap;
 	bool online;			/* collect the online ones, or the offline */
@@ -306,6 +331,7 @@ static int collect_block(struct memory_block *mem, void *arg)
 	unsigned long pfn = section_nr_to_pfn(mem->start_section_nr);
 
 	if (pfn < r->start || pfn >= r->end ||
+	    (r->nid != NUMA_NO_NODE && mem->nid != r->nid) ||
 	    (mem->state == MEM_ONLINE) != r->online)
 		return 0;
 	if (r->nr == r->cap)
@@ -320,13 +346,13 @@ static int collect_block(struct memory_block *mem, void *arg)
  * only added and removed under it.
  */
 static int collect_blocks(struct block_range *r, u64 start_pfn, u64 nr_pages,
-			  bool online)
+			  int nid, bool online)
 {
 	unsigned long block = memory_block_size_bytes() >> PAGE_SHIFT;
 	int ret;
 
 	*r = (struct block_range) {
-		.start = start_pfn, .end = start_pfn + nr_pages,
+		.start = start_pfn, .end = start_pfn + nr_pages, .nid = nid,
 		.cap = DIV_ROUND_UP(nr_pages, block), .online = online,
 	};
 	r->blocks = kmalloc_array(r->cap, sizeof(*r->blocks), GFP_KERNEL);
@@ -347,30 +373,51 @@ static int block_cmp(const void *a, const void *b)
 	       x->start_section_nr > y->start_section_nr;
 }
 
+/* The online type that puts a block back in the zone it is in now. */
+static enum mmop block_online_type(struct memory_block *mem)
+{
+	struct page *page = pfn_to_online_page(section_nr_to_pfn(mem->start_section_nr));
+
+	return page && page_zonenum(page) == ZONE_MOVABLE ? MMOP_ONLINE_MOVABLE :
+							     MMOP_ONLINE_KERNEL;
+}
+
 /*
  * Offline and online memory blocks in place, as writing their sysfs "state"
  * file does, all or nothing: a block that cannot change undoes the ones
- * before it. Blocks stay bound to the ACPI device that added them, so an
- * eject later goes through the same notifiers.
+ * before it, offlined blocks going back to the zone they were in (as
+ * offline_and_remove_memory() restores them). Blocks stay bound to the ACPI
+ * device that added them, so an eject later goes through the same
+ * notifiers.
  */
-static int change_blocks(u64 start_pfn, u64 nr_pages, bool online)
+static int change_blocks(u64 start_pfn, u64 nr_pages, int nid, bool online)
 {
 	struct block_range r;
 	unsigned int i, done;
+	u8 *types;
 	int ret;
 
 	lock_device_hotplug();
-	ret = collect_blocks(&r, start_pfn, nr_pages, !online);
+	ret = collect_blocks(&r, start_pfn, nr_pages, nid, !online);
 	if (ret)
 		goto out_unlock;
+	types = kmalloc_array(max(r.nr, 1U), sizeof(*types), GFP_KERNEL);
+	if (!types) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 	sort(r.blocks, r.nr, sizeof(*r.blocks), block_cmp, NULL);
 	for (done = 0; done < r.nr; done++) {
 		struct memory_block *mem = r.blocks[done];
 
 		/* mem->online_type is protected by the device hotplug lock. */
-		if (online)
+		if (online) {
 			mem->online_type = MMOP_ONLINE_KERNEL;
-		ret = online ? device_online(&mem->dev) : device_offline(&mem->dev);
+			ret = device_online(&mem->dev);
+		} else {
+			types[done] = block_online_type(mem);
+			ret = device_offline(&mem->dev);
+		}
 		if (ret < 0)
 			break;
 		ret = 0;
@@ -381,7 +428,7 @@ static int change_blocks(u64 start_pfn, u64 nr_pages, bool online)
 			int rc;
 
 			if (!online)
-				mem->online_type = MMOP_ONLINE_KERNEL;
+				mem->online_type = types[i];
 			rc = online ? device_offline(&mem->dev) : device_online(&mem->dev);
 			if (rc < 0)
 				pr_warn("block at pfn %#llx stays %s: %d\n",
@@ -389,6 +436,8 @@ static int change_blocks(u64 start_pfn, u64 nr_pages, bool online)
 					online ? "online" : "offline", rc);
 		}
 	}
+	kfree(types);
+out_free:
 	kfree(r.blocks);
 out_unlock:
 	unlock_device_hotplug();
@@ -397,12 +446,13 @@ out_unlock:
 
 int pnalloc_online_blocks(u64 start_pfn, u64 nr_pages)
 {
-	return change_blocks(start_pfn, nr_pages, true);
+	return change_blocks(start_pfn, nr_pages, NUMA_NO_NODE, true);
 }
 
-int pnalloc_offline_blocks(u64 start_pfn, u64 nr_pages)
+int pnalloc_offline_blocks(u64 start_pfn, u64 nr_pages, int nid)
 {
-	return change_blocks(start_pfn, nr_pages, false);
+	return change_blocks(start_pfn, nr_pages, nid < 0 ? NUMA_NO_NODE : nid,
+			     false);
 }
 
 /*
@@ -479,27 +529,41 @@ static const struct node_private_ops pnalloc_node_ops = {
 	.memory_failure = pnalloc_node_memory_failure,
 };
 
-/* Register before the mask is set: see pnalloc_nodes. */
+/*
+ * Registration and pnalloc_nodes change together under the device hotplug
+ * lock, which every online and offline of a memory block holds: the memory
+ * notifier never sees a node registered to pnalloc but not in the mask, or
+ * the reverse (another owner's node in the mask).
+ */
 int pnalloc_node_register(int nid)
 {
 	int ret;
 
 	if (nid < 0 || nid >= MAX_NUMNODES)
 		return -EINVAL;
-	node_set(nid, pnalloc_nodes);
+	lock_device_hotplug();
 	ret = node_private_register(nid, &pnalloc_node_ops);
-	if (ret)
-		node_clear(nid, pnalloc_nodes);
+	if (!ret)
+		node_set(nid, pnalloc_nodes);
+	unlock_device_hotplug();
 	return ret;
 }
 
 int pnalloc_node_unregister(int nid)
 {
-	int ret = node_private_unregister(nid, &pnalloc_node_ops);
+	int ret;
 
+	lock_device_hotplug();
+	ret = node_private_unregister(nid, &pnalloc_node_ops);
 	if (!ret)
 		node_clear(nid, pnalloc_nodes);
+	unlock_device_hotplug();
 	return ret;
+}
+
+bool pnalloc_page_hwpoison(u64 pfn)
+{
+	return PageHWPoison(pfn_to_page(pfn));
 }
 
 bool pnalloc_node_registered(int nid)
@@ -909,10 +973,19 @@ static int nolock_nmi_handler(unsigned int cmd, struct pt_regs *regs)
 	return NMI_HANDLED;
 }
 
+/*
+ * One test at a time: the state above and the named NMI handler are
+ * global. Two CPUs running it at once registered the same nmiaction twice
+ * (a WARNING in __register_nmi_handler(), then a corrupted handler list
+ * and a hung guest); that was this driver, not the allocator.
+ */
+static DEFINE_MUTEX(nolock_test_lock);
+
 int pnalloc_nolock_test(int ctx, int nid, unsigned int order)
 {
 	int i, ret;
 
+	guard(mutex)(&nolock_test_lock);
 	nolock_test.nid = nid;
 	nolock_test.order = order;
 	nolock_test.result = -ETIMEDOUT;

@@ -41,7 +41,7 @@ void pnalloc_hotplug_exit(void);
 int pnalloc_fault_init(void);
 void pnalloc_fault_exit(void);
 int pnalloc_online_blocks(u64 start_pfn, u64 nr_pages);
-int pnalloc_offline_blocks(u64 start_pfn, u64 nr_pages);
+int pnalloc_offline_blocks(u64 start_pfn, u64 nr_pages, int nid);
 int pnalloc_node_register(int nid);
 int pnalloc_node_unregister(int nid);
 bool pnalloc_node_registered(int nid);
@@ -100,6 +100,7 @@ void pnalloc_tag_event(u32 id, int event, u64 bytes);
 int pnalloc_alloc_tag_init(void);
 void pnalloc_tag_read(u32 id, s64 *bytes, u64 *calls);
 void pnalloc_tag_report_hwpoison(u32 id, u64 pfn, u64 head);
+bool pnalloc_page_hwpoison(u64 pfn);
 void pnalloc_split_page(u64 pfn, unsigned int order);
 int pnalloc_bench(int nid, unsigned int order, unsigned long iters,
 		  u64 result[4]);

@@ -46,11 +46,12 @@ extern "C" {
     fn pnalloc_fault_init() -> c_int;
     fn pnalloc_fault_exit();
     fn pnalloc_online_blocks(start_pfn: u64, nr_pages: u64) -> c_int;
-    fn pnalloc_offline_blocks(start_pfn: u64, nr_pages: u64) -> c_int;
+    fn pnalloc_offline_blocks(start_pfn: u64, nr_pages: u64, nid: c_int) -> c_int;
     fn pnalloc_node_register(nid: c_int) -> c_int;
     fn pnalloc_node_unregister(nid: c_int) -> c_int;
     fn pnalloc_node_registered(nid: c_int) -> bool;
     fn pnalloc_tag_report_hwpoison(id: u32, pfn: u64, head: u64);
+    fn pnalloc_page_hwpoison(pfn: u64) -> bool;
     fn pnalloc_prep_alloc(pfn: u64, order: u32, gfp: u32, no_watermarks: bool) -> bool;
     fn pnalloc_try_get_page(pfn: u64) -> bool;
     fn pnalloc_get_page(pfn: u64);
@@ -243,11 +244,12 @@ pub(crate) fn online_blocks(start_pfn: Pfn, nr_pages: u64) -> Result {
     to_result(unsafe { pnalloc_online_blocks(start_pfn, nr_pages) })
 }
 
-/// Offlines the online memory blocks of a block-aligned range in place
-/// (`device_offline()`), all or none.
-pub(crate) fn offline_blocks(start_pfn: Pfn, nr_pages: u64) -> Result {
+/// Offlines the online memory blocks of node `nid` (-1: any) in a
+/// block-aligned range in place (`device_offline()`), all or none: on
+/// failure the ones offlined go back online in the zone they were in.
+pub(crate) fn offline_blocks(start_pfn: Pfn, nr_pages: u64, nid: i32) -> Result {
     // SAFETY: as above.
-    to_result(unsafe { pnalloc_offline_blocks(start_pfn, nr_pages) })
+    to_result(unsafe { pnalloc_offline_blocks(start_pfn, nr_pages, nid) })
 }
 
 /// `node_private_register()` with pnalloc's ops.
@@ -489,6 +491,12 @@ pub(crate) enum TagEvent {
     Split = 7,
     SubBytes = 8,
     HwPoison = 9,
+}
+
+/// `PageHWPoison()` of the frame at `pfn`.
+pub(crate) fn page_hwpoison(pfn: Pfn) -> bool {
+    // SAFETY: callers pass pfns of online blocks of pnalloc's.
+    unsafe { pnalloc_page_hwpoison(pfn) }
 }
 
 /// Logs a memory failure at `pfn` in the block at `head` that tag `id`

@@ -288,6 +288,19 @@ impl PoisonedHeld {
         false
     }
 
+    /// Forgets `pfn` (withdrawn while free after all).
+    fn remove(&self, pfn: Pfn) {
+        for slot in self.pfns.iter() {
+            if slot
+                .compare_exchange(pfn, NO_PFN, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.nr.fetch_sub(1, Ordering::Release);
+                return;
+            }
+        }
+    }
+
     /// Takes the first poisoned pfn inside the block, if any.
     fn take_in(&self, pfn: Pfn, order: u32) -> Option<Pfn> {
         if self.nr.load(Ordering::Acquire) == 0 {
@@ -637,11 +650,27 @@ impl Instance {
     /// the order is one pcp lists hold), else the buddy. A block holding a
     /// page that was poisoned while handed out goes back without it.
     fn free_to_lists(&self, nz: &NodeZone, pfn: Pfn, order: u32) {
-        if let Some(bad) = nz.poisoned.take_in(pfn, order) {
-            if nz.zone.lock().free_pages_except(pfn, order, bad).is_err() {
+        // An order-0 page poisoned while memory_failure() had not yet
+        // recorded it: the flag says so (one read of a hot struct page).
+        let bad = nz
+            .poisoned
+            .take_in(pfn, order)
+            .or_else(|| (order == 0 && mm_sys::page_hwpoison(pfn)).then_some(pfn));
+        if let Some(bad) = bad {
+            let mut z = nz.zone.lock();
+            if z.free_pages_except(pfn, order, bad).is_err() {
+                drop(z);
                 self.refuse_free(pfn, order, "holds a poisoned page");
                 return;
             }
+            // More poisoned pages in the block: now free, withdraw them
+            // before the lock drops.
+            while let Some(more) = nz.poisoned.take_in(pfn, order) {
+                if !z.take_page_off_buddy(more) {
+                    pr_err!("pfn {:#x}: poisoned page not withdrawn\n", more);
+                }
+            }
+            drop(z);
             self.count(|c| {
                 c.outstanding.fetch_sub(1 << order, Ordering::Relaxed);
             });
@@ -701,25 +730,39 @@ pub(crate) fn tag_split(pfn: Pfn, order: u32) {
 pub(crate) fn memory_failure(pfn: Pfn) -> Result {
     let inst = instance().ok_or(ENXIO)?;
     let nz = inst.node_zone(mm_sys::page_nid(pfn))?;
-    if nz.zone.lock().take_page_off_buddy(pfn) {
+    // Recorded first: a free of its block from now on keeps it out, however
+    // the steps below interleave with that free.
+    let tracked = nz.poisoned.add(pfn);
+    let withdrawn = |nz: &NodeZone| {
+        let mut z = nz.zone.lock();
+        let done = z.take_page_off_buddy(pfn);
+        if done {
+            nz.poisoned.remove(pfn);
+        }
+        done
+    };
+    if withdrawn(nz) {
         return Ok(());
     }
     mm_sys::drain_deferred();
     nz.drain_all_pages();
-    if nz.zone.lock().take_page_off_buddy(pfn) {
+    if withdrawn(nz) {
         return Ok(());
     }
-    let Some((head, tag)) = nz.mirror.holder(pfn) else {
-        // Neither free nor handed out: withheld already (bad_pages).
-        return Err(EBUSY);
-    };
-    mm_sys::tag_event(tag, TagEvent::HwPoison, 0);
-    mm_sys::tag_report_hwpoison(tag, pfn, head);
-    if !nz.poisoned.add(pfn) {
+    if !tracked {
         pr_err!(
             "pfn {:#x}: too many poisoned pages in use; not tracked\n",
             pfn
         );
+    }
+    // Handed out (or being handed out right now: then the new-page checks
+    // withhold it, or its free withdraws it).
+    match nz.mirror.holder(pfn) {
+        Some((head, tag)) => {
+            mm_sys::tag_event(tag, TagEvent::HwPoison, 0);
+            mm_sys::tag_report_hwpoison(tag, pfn, head);
+        }
+        None => mm_sys::tag_report_hwpoison(0, pfn, pfn),
     }
     Err(EBUSY)
 }

@@ -98,16 +98,16 @@ impl Drop for AllocTagFiles {
 impl kernel::InPlaceModule for Pnalloc {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(&this in Self {
-            state: {
-                let s = state::State::new(
-                    module_parameters::claim.value(),
-                    module_parameters::nodes.value(),
-                )?;
-                Arc::new(s, GFP_KERNEL)?
-            },
+            state: Arc::new(state::State::new()?, GFP_KERNEL)?,
             // SAFETY: `state` is initialised above, before this field.
             debugfs <- debugfs::PnallocDebugfs::new(unsafe { &(*this.as_ptr()).state }),
             _tags: AllocTagFiles::new()?,
         }? Error)
+        .pin_chain(|this| {
+            if module_parameters::claim.value() {
+                this.state.claim_at_load(module_parameters::nodes.value());
+            }
+            Ok(())
+        })
     }
 }

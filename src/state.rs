@@ -30,21 +30,25 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Creates the instance, installs the hotplug hooks and claims what
-    /// `nodes` selects (see [`Carve::claim_default`]) unless `claim` is false.
-    pub(crate) fn new(claim: bool, nodes: u64) -> Result<Self> {
+    /// Creates the instance and installs the hotplug hooks; nothing is
+    /// claimed yet (see [`State::claim_at_load`]).
+    pub(crate) fn new() -> Result<Self> {
         let inst = Instance::new()?;
         let carve = KBox::pin_init(Carve::new(), GFP_KERNEL)?;
         let held = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
         mm_sys::hotplug_init()?;
         inst.as_ref().publish();
-        let state = State { inst, carve, held };
-        if claim {
-            // On error `state` drops: what was claimed is released again.
-            let n = state.carve.claim_default(&state.inst, nodes)?;
-            pr_info!("claimed {} private node(s)\n", n);
+        Ok(State { inst, carve, held })
+    }
+
+    /// Claims what `nodes` selects (see [`Carve::claim_default`]). The last
+    /// step of module init, after everything that can fail: a node is
+    /// never left registered by a load that then fails.
+    pub(crate) fn claim_at_load(&self, nodes: u64) {
+        match self.carve.claim_default(&self.inst, nodes) {
+            Ok(n) => pr_info!("claimed {} private node(s)\n", n),
+            Err(e) => pr_warn!("claiming at load: {:?}\n", e),
         }
-        Ok(state)
     }
 }
 

@@ -27,8 +27,10 @@ pub enum ZoneType {
 
 /// `MAX_NR_ZONES` on a private node.
 pub const MAX_NR_ZONES: usize = 2;
-/// How many discontiguous ranges one zone can manage.
-pub const MAX_RANGES: usize = 32;
+/// How many ranges one zone can manage. The kernel layer makes each online
+/// memory block a range: 64 blocks is 8 GiB per node with 128 MiB blocks,
+/// 128 GiB with the 2 GiB blocks of larger machines.
+pub const MAX_RANGES: usize = 64;
 
 impl ZoneType {
     /// All zone types, lowest first.
