@@ -10,6 +10,7 @@ KSRC=$(readlink -f "$KDIR/source")
 ST=$CACHE_DIR/kselftest
 KO=$REPO_DIR/pnalloc.ko
 [ -f "$KO" ] || die "no pnalloc.ko; run 'make module'"
+[ -f "$REPO_DIR/pnalloc_test.ko" ] || die "no pnalloc_test.ko; run 'make module'"
 [ -d "$KSRC/tools/testing/selftests/kselftest" ] || die "no kselftest framework in $KSRC"
 
 step "selftests: install into $ST"
@@ -25,4 +26,5 @@ make -s -C "$REPO_DIR/selftests" KSRC="$KSRC" OUTPUT="$ST/pnalloc" install INSTA
 make -s --no-print-directory -C "$REPO_DIR/selftests" KSRC="$KSRC" COLLECTION=pnalloc emit_tests >"$ST/kselftest-list.txt" ||
 	die "selftests emit_tests failed"
 install -m 644 "$KO" "$ST/pnalloc/"
+install -m 644 "$REPO_DIR/pnalloc_test.ko" "$ST/pnalloc/"
 info "$(wc -l <"$ST/kselftest-list.txt") tests: $(tr '\n' ' ' <"$ST/kselftest-list.txt")"

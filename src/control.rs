@@ -140,6 +140,8 @@ pub(crate) fn control_write(s: &Arc<State>, reader: &mut UserSliceReader) -> Res
         }
         ["verify"] => crate::verify::verify(&s.inst),
         ["drain"] => {
+            // Frees from free_pages_nolock() wait on their own list first.
+            mm_sys::deferred_sync();
             for nz in s.inst.zones.iter() {
                 nz.drain_all_pages();
                 nz.reset_pcp_tuning();

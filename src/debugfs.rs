@@ -13,6 +13,8 @@
 //! Read-only files are 0400 and written files 0200/0600, as the kernel's
 //! debugfs helpers create them: root only.
 
+use ::core::sync::atomic::Ordering;
+
 use kernel::{
     debugfs::{
         Dir,
@@ -307,6 +309,13 @@ fn zoneinfo_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 writeln!(f, "    high:  {}", crate::core::pcp::PCP_DEFAULT_HIGH)?;
                 writeln!(f, "    batch: {}", crate::core::pcp::PCP_DEFAULT_BATCH)?;
                 writeln!(f, "    pcp_hit {hit} pcp_miss {miss} pcp_refill {refill} pcp_drain {drain} pcp_free {free}")?;
+                writeln!(f, "    pcp_trylock_failed {}", nz.pcp_trylock_failed())?;
+                writeln!(
+                    f,
+                    "  zone_lock_contended {} zone_trylock_failed {}",
+                    nz.zone.contended.load(Ordering::Relaxed),
+                    nz.zone.trylock_failed.load(Ordering::Relaxed)
+                )?;
             }
             Ok(())
         },

@@ -845,6 +845,16 @@ void *pnalloc_alloc_pages_exact_nid_site(struct pnalloc_tag_site *site, int nid,
 }
 EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_exact_nid_site);
 
+/*
+ * free_pages_nolock() for callers in other modules: 7.3 exports it to no
+ * one, and pnalloc's consumers need the pair of alloc_pages_nolock().
+ */
+void pnalloc_free_pages_nolock(struct page *page, unsigned int order)
+{
+	free_pages_nolock(page, order);
+}
+EXPORT_SYMBOL_GPL(pnalloc_free_pages_nolock);
+
 void pnalloc_free_pages_exact(void *virt, size_t size)
 {
 	free_pages_exact(virt, size);

@@ -105,6 +105,10 @@ impl From<AllocFailure> for Error {
 pub(crate) struct KZone {
     #[pin]
     lock: IrqLock<Zone<KStore>>,
+    /// `lock()` calls that had to wait, and `try_lock()` calls that failed:
+    /// how often CPUs met on this zone.
+    pub(crate) contended: AtomicU64,
+    pub(crate) trylock_failed: AtomicU64,
     nr_free: AtomicU64,
     nr_free_highatomic: AtomicU64,
     watermark: [AtomicU64; 3],
@@ -147,6 +151,8 @@ impl KZone {
     fn new(zone: Zone<KStore>) -> impl PinInit<Self> {
         pin_init!(KZone {
             lock <- new_irqlock!(zone),
+            contended: AtomicU64::new(0),
+            trylock_failed: AtomicU64::new(0),
             nr_free: AtomicU64::new(0),
             nr_free_highatomic: AtomicU64::new(0),
             watermark: [const { AtomicU64::new(0) }; 3],
@@ -155,6 +161,10 @@ impl KZone {
 
     /// `spin_lock_irqsave(&zone->lock)`.
     pub(crate) fn lock(&self) -> ZoneGuard<'_> {
+        if let Some(guard) = self.lock.try_lock() {
+            return ZoneGuard { guard, zone: self };
+        }
+        self.contended.fetch_add(1, Ordering::Relaxed);
         ZoneGuard {
             guard: self.lock.lock(),
             zone: self,
@@ -163,10 +173,11 @@ impl KZone {
 
     /// `spin_trylock_irqsave(&zone->lock)`, for nolock callers.
     pub(crate) fn try_lock(&self) -> Option<ZoneGuard<'_>> {
-        Some(ZoneGuard {
-            guard: self.lock.try_lock()?,
-            zone: self,
-        })
+        let Some(guard) = self.lock.try_lock() else {
+            self.trylock_failed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        Some(ZoneGuard { guard, zone: self })
     }
 
     /// The order-0 test at the top of `zone_watermark_fast()`, without the
@@ -200,6 +211,9 @@ impl KZone {
 pub(crate) struct PcpSlot {
     lock: SpinLock<()>,
     pcp: UnsafeCell<PerCpuPages>,
+    /// Trylocks that found the lock taken (an interrupt or NMI on this CPU
+    /// while its task held it, or a remote drain): evidence of contention.
+    trylock_failed: AtomicU64,
 }
 
 // SAFETY: `pcp` is only reached under `lock` (see the invariant).
@@ -212,7 +226,10 @@ impl PcpSlot {
     /// task to the CPU): runs `f` on the lists with the lock held, or
     /// returns `None` when it is contended.
     pub(crate) fn try_with<R>(&self, f: impl FnOnce(&mut PerCpuPages) -> R) -> Option<R> {
-        let _guard = self.lock.try_lock()?;
+        let Some(_guard) = self.lock.try_lock() else {
+            self.trylock_failed.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
         // SAFETY: the lock is held for the lifetime of this reference.
         Some(f(unsafe { &mut *self.pcp.get() }))
     }
@@ -336,7 +353,7 @@ impl NodeZone {
                     .map_err(Error::from)
             }
         };
-        // SAFETY: an all-zero `PcpSlot` is an unused lock and an empty
+        // SAFETY: an all-zero `PcpSlot` is an unused lock, zero counters and an empty
         // `PerCpuPages`; `init_slot` initialises the lock in place and sets
         // the marks before anyone can reach the slot.
         let pcp = unsafe { CpuLocal::new(init_slot) }?;
@@ -378,6 +395,14 @@ impl NodeZone {
         self.pcp
             .cpus()
             .map(|cpu| self.pcp.get(cpu).with(|p| u64::from(p.count)))
+            .sum()
+    }
+
+    /// Trylocks of any CPU's pcp lock that failed.
+    pub(crate) fn pcp_trylock_failed(&self) -> u64 {
+        self.pcp
+            .cpus()
+            .map(|cpu| self.pcp.get(cpu).trylock_failed.load(Ordering::Relaxed))
             .sum()
     }
 

@@ -110,6 +110,7 @@ struct page *pnalloc_alloc_pages_nolock_site(struct pnalloc_tag_site *site,
 					     gfp_t gfp, int nid,
 					     unsigned int order);
 void pnalloc_free_pages_exact(void *virt, size_t size);
+void pnalloc_free_pages_nolock(struct page *page, unsigned int order);
 
 #define pnalloc_alloc_pages(...) \
 	pnalloc_alloc_pages_site(PNALLOC_TAG_SITE(), __VA_ARGS__)
