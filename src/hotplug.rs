@@ -215,7 +215,7 @@ fn going_offline(inst: &Instance, block: Claimed) -> Result {
     if b.going_offline.is_some() {
         return Err(EBUSY);
     }
-    if !b.online.iter().any(|c| *c == block) {
+    if !b.online.contains(&block) {
         // Online on our node but never added (see `online`): its frames
         // are not free pages and must not go offline as if they were.
         return Err(EBUSY);

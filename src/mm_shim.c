@@ -294,27 +294,71 @@ void pnalloc_hotplug_exit(void)
 	unregister_memory_notifier(&pnalloc_memory_nb);
 }
 
-static struct dentry *pnalloc_fail_offline_dir;
+/*
+ * Allocation failures on demand, with the kernel's framework: one attribute
+ * per node (fail_node<N>: taking a block from that node's zone fails, as
+ * if it were empty, so the allocation falls back or returns NULL exactly
+ * as a real shortage would) and one for nolock callers (fail_nolock: a
+ * trylock that fails, as under contention).
+ */
+static struct fault_attr pnalloc_fail_node[MAX_NUMNODES];
+static DECLARE_FAULT_ATTR(pnalloc_fail_nolock);
+static struct dentry *pnalloc_fault_dirs[MAX_NUMNODES + 2];
 
-/* debugfs pnalloc/fail_offline, in the directory the Rust side created. */
+bool pnalloc_should_fail_alloc(int nid, unsigned int order)
+{
+	/* should_fail() draws random numbers and may print: not in NMI. */
+	if (in_nmi() || nid < 0 || nid >= MAX_NUMNODES)
+		return false;
+	return should_fail(&pnalloc_fail_node[nid], PAGE_SIZE << order);
+}
+
+bool pnalloc_should_fail_nolock(void)
+{
+	return !in_nmi() && should_fail(&pnalloc_fail_nolock, 1);
+}
+
+/* The attributes, in the directory the Rust side created. */
 int pnalloc_fault_init(void)
 {
 	struct dentry *dir = debugfs_lookup("pnalloc", NULL), *d;
+	char name[24];
+	int nid, n = 0;
 
 	if (IS_ERR_OR_NULL(dir))
 		return -ENOENT;
 	d = fault_create_debugfs_attr("fail_offline", dir, &pnalloc_fail_offline);
-	dput(dir);
 	if (IS_ERR(d))
-		return PTR_ERR(d);
-	pnalloc_fail_offline_dir = d;
+		goto fail;
+	pnalloc_fault_dirs[n++] = d;
+	d = fault_create_debugfs_attr("fail_nolock", dir, &pnalloc_fail_nolock);
+	if (IS_ERR(d))
+		goto fail;
+	pnalloc_fault_dirs[n++] = d;
+	for (nid = 0; nid < nr_node_ids; nid++) {
+		pnalloc_fail_node[nid] = (struct fault_attr)FAULT_ATTR_INITIALIZER;
+		snprintf(name, sizeof(name), "fail_node%d", nid);
+		d = fault_create_debugfs_attr(name, dir, &pnalloc_fail_node[nid]);
+		if (IS_ERR(d))
+			goto fail;
+		pnalloc_fault_dirs[n++] = d;
+	}
+	dput(dir);
 	return 0;
+fail:
+	dput(dir);
+	pnalloc_fault_exit();
+	return PTR_ERR(d);
 }
 
 void pnalloc_fault_exit(void)
 {
-	debugfs_remove(pnalloc_fail_offline_dir);
-	pnalloc_fail_offline_dir = NULL;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(pnalloc_fault_dirs); i++) {
+		debugfs_remove(pnalloc_fault_dirs[i]);
+		pnalloc_fault_dirs[i] = NULL;
+	}
 }
 
 struct block_range {

@@ -40,6 +40,8 @@ int pnalloc_hotplug_init(void);
 void pnalloc_hotplug_exit(void);
 int pnalloc_fault_init(void);
 void pnalloc_fault_exit(void);
+bool pnalloc_should_fail_alloc(int nid, unsigned int order);
+bool pnalloc_should_fail_nolock(void);
 int pnalloc_online_blocks(u64 start_pfn, u64 nr_pages);
 int pnalloc_offline_blocks(u64 start_pfn, u64 nr_pages, int nid);
 int pnalloc_node_register(int nid);

@@ -45,6 +45,8 @@ extern "C" {
     fn pnalloc_hotplug_exit();
     fn pnalloc_fault_init() -> c_int;
     fn pnalloc_fault_exit();
+    fn pnalloc_should_fail_alloc(nid: c_int, order: u32) -> bool;
+    fn pnalloc_should_fail_nolock() -> bool;
     fn pnalloc_online_blocks(start_pfn: u64, nr_pages: u64) -> c_int;
     fn pnalloc_offline_blocks(start_pfn: u64, nr_pages: u64, nid: c_int) -> c_int;
     fn pnalloc_node_register(nid: c_int) -> c_int;
@@ -228,6 +230,18 @@ pub(crate) fn hotplug_exit() {
 pub(crate) fn fault_init() -> Result {
     // SAFETY: no preconditions; undone by `fault_exit`.
     to_result(unsafe { pnalloc_fault_init() })
+}
+
+/// `should_fail()` of node `nid`'s `fail_node<N>` attribute.
+pub(crate) fn should_fail_alloc(nid: i32, order: u32) -> bool {
+    // SAFETY: the callee checks `nid` and skips NMI context.
+    unsafe { pnalloc_should_fail_alloc(nid, order) }
+}
+
+/// `should_fail()` of the `fail_nolock` attribute.
+pub(crate) fn should_fail_nolock() -> bool {
+    // SAFETY: no preconditions; skipped in NMI context.
+    unsafe { pnalloc_should_fail_nolock() }
 }
 
 /// Undoes [`fault_init`]; harmless if it failed.

@@ -888,6 +888,13 @@ impl PageAllocEnv for KEnv<'_> {
         flags: AllocFlags,
     ) -> Option<Pfn> {
         let nz = self.node_zone(z)?;
+        // Injected failures: the zone looks empty, or a nolock caller's
+        // trylock fails (debugfs fail_node<N>, fail_nolock).
+        if mm_sys::should_fail_alloc(i32::from(z.nid), order)
+            || (flags.nolock && mm_sys::should_fail_nolock())
+        {
+            return None;
+        }
         if pcp::pcp_allowed_order(order) {
             let page = nz.pcp.with_this_cpu(|_, slot| {
                 slot.try_with(|p| {
