@@ -976,6 +976,9 @@ struct page *pnalloc_alloc_pages_nolock_site(struct pnalloc_tag_site *site, gfp_
 {
 	if ((gfp & ~__GFP_ACCOUNT) || order > PAGE_ALLOC_COSTLY_ORDER)
 		return NULL;
+	/* As 7.3: an rt_spin_trylock() from hard IRQ or NMI confuses PI. */
+	if (IS_ENABLED(CONFIG_PREEMPT_RT) && (in_nmi() || in_hardirq()))
+		return NULL;
 	gfp |= __GFP_NOWARN | __GFP_ZERO | __GFP_NOMEMALLOC | __GFP_COMP;
 	return alloc_one(site, gfp, order, nid, NULL, PNALLOC_ALLOC_NOLOCK,
 			 PNALLOC_ZONELIST_DEFAULT);

@@ -12,7 +12,10 @@
  * checking it before the block is freed; half the blocks are handed to the
  * next CPU to free. Meanwhile an hrtimer on every CPU allocates and frees
  * with alloc_pages_nolock()/free_pages_nolock() from hardirq context,
- * which contends with the kthread it interrupts. The write returns when
+ * which contends with the kthread it interrupts. Not a _HARD hrtimer:
+ * like the kernel's, pnalloc's locks are spinlock_t, which lockdep's wait
+ * context check (and PREEMPT_RT) forbid there; on !PREEMPT_RT an ordinary
+ * hrtimer still expires in hardirq context. The write returns when
  * all is done; reading the file prints the results of the last run.
  */
 #include <linux/debugfs.h>
@@ -335,7 +338,7 @@ static int stress_thread(void *arg)
 	wait_for_completion(&go);
 	WRITE_ONCE(sc->timer_on, true);
 	hrtimer_start(&sc->timer, ns_to_ktime(NSEC_PER_MSEC),
-		      HRTIMER_MODE_REL_PINNED_HARD);
+		      HRTIMER_MODE_REL_PINNED);
 
 	for (i = 0; i < ops_per_cpu; i++) {
 		if (stress_alloc(sc, &b)) {
@@ -490,7 +493,7 @@ static int __init pnalloc_test_init(void)
 
 		spin_lock_init(&sc->ring.lock);
 		hrtimer_setup(&sc->timer, stress_timer_fn, CLOCK_MONOTONIC,
-			      HRTIMER_MODE_REL_PINNED_HARD);
+			      HRTIMER_MODE_REL_PINNED);
 	}
 	test_dir = debugfs_create_dir("pnalloc_test", NULL);
 	debugfs_create_file("stress", 0600, test_dir, NULL, &stress_fops);
