@@ -13,11 +13,13 @@
 #                 memhp_default_state=online_movable and a virtio-mem device
 #   --exec CMD    run CMD in the guest
 #
-# Topology: node 0 has both CPUs and the boot memory; nodes 1 and 2 are
-# memoryless and each gets a cold-plugged pc-dimm that the guest keeps
-# offline (memhp_default_state=offline, or PNALLOC_MEMHP_STATE; with
-# PNALLOC_VIRTIO_MEM=<size>, node 0 also gets a virtio-mem device of that
-# maximum size). Free slots allow hot-adding more at
+# Topology: node 0 has both CPUs and the boot memory; nodes 1, 2 and 3 are
+# memoryless and each gets a cold-plugged pc-dimm (512M, 512M, 256M) that the
+# guest keeps offline (memhp_default_state=offline, or PNALLOC_MEMHP_STATE;
+# with PNALLOC_VIRTIO_MEM=<size>, node 0 also gets a virtio-mem device of that
+# maximum size). The SLIT makes node 2 nearer to node 1 (15) than node 3 is
+# (25), and node 2 nearer to node 3 (20) than node 1 is, so fallback order by
+# distance differs from node id order. Free slots allow hot-adding more at
 # runtime through QMP: the guest writes a request file into the shared
 # hotplug directory and scripts/qmp-agent.py, running beside QEMU, plugs it.
 set -euo pipefail
@@ -42,7 +44,10 @@ MEMHP_STATE=${PNALLOC_MEMHP_STATE:-offline}
 # the coexistence test; empty for none.
 VIRTIO_MEM=${PNALLOC_VIRTIO_MEM:-}
 [ "$JOB" = policy ] && VIRTIO_MEM=${PNALLOC_VIRTIO_MEM:-1G}
-DIMM_NODES=(1 2)
+DIMM_NODES=(1 2 3)
+DIMM_SIZES=("$DIMM_SIZE" "$DIMM_SIZE" "${PNALLOC_DIMM3_SIZE:-256M}")
+# node_distance() (ACPI SLIT) as from:to:distance, symmetric, 10 on the diagonal.
+NUMA_DIST=(0:1:20 0:2:20 0:3:20 1:2:15 1:3:25 2:3:20)
 BOOT_MEM=${PNALLOC_BOOT_MEM:-2G}
 OUT=${PNALLOC_OUT:-$CACHE_DIR/vm-out}
 ST_DIR=$CACHE_DIR/kselftest
@@ -61,14 +66,19 @@ mkdir -p "$OUT/hotplug"
 
 # The guest learns what QEMU was given from the kernel command line, so the
 # tests can assert exact numbers instead of guessing.
-dimm_bytes=$(numfmt --from=iec "$DIMM_SIZE")
 dimm_desc=""
 qemu_dimms=""
 for i in "${!DIMM_NODES[@]}"; do
 	n=${DIMM_NODES[$i]}
-	dimm_desc+="${dimm_desc:+,}$n:$dimm_bytes"
-	qemu_dimms+=" -object memory-backend-ram,id=dimm$i,size=$DIMM_SIZE"
+	size=${DIMM_SIZES[$i]}
+	dimm_desc+="${dimm_desc:+,}$n:$(numfmt --from=iec "$size")"
+	qemu_dimms+=" -object memory-backend-ram,id=dimm$i,size=$size"
 	qemu_dimms+=" -device pc-dimm,id=d$i,memdev=dimm$i,node=$n"
+done
+numa_dist=()
+for d in "${NUMA_DIST[@]}"; do
+	IFS=: read -r src dst val <<<"$d"
+	numa_dist+=(--numa-distance "$src,$dst=$val")
 done
 
 qemu_vmem=""
@@ -82,9 +92,9 @@ fi
 # other node maps to nothing and its memory lands on node 0. So each DIMM node
 # gets one possible-but-absent CPU (maxcpus > cpus): the node exists from
 # boot, yet has no online CPU and no memory.
-numa_dimm_nodes=""
+numa_dimm_nodes=()
 for i in "${!DIMM_NODES[@]}"; do
-	numa_dimm_nodes+=" --numa 0,cpus=$((2 + i))"
+	numa_dimm_nodes+=(--numa "0,cpus=$((2 + i))")
 done
 
 # KVM is used only where a short boot proves it works; on our CI machines
@@ -134,11 +144,11 @@ python3 "$REPO_DIR/scripts/qmp-agent.py" "$SOCK" "$OUT/hotplug" >"$OUT/qmp-agent
 agent=$!
 trap 'kill $agent 2>/dev/null || true' EXIT
 
-step "vm: booting $(basename "$(readlink -f "$KDIR")") ($mode, 2 vCPUs, node0 $BOOT_MEM, DIMMs $DIMM_SIZE on nodes ${DIMM_NODES[*]}); job: ${JOB:-exec}"
+step "vm: booting $(basename "$(readlink -f "$KDIR")") ($mode, 2 vCPUs, node0 $BOOT_MEM, DIMMs ${DIMM_SIZES[*]} on nodes ${DIMM_NODES[*]}); job: ${JOB:-exec}"
 start=$(date +%s)
 set +e
 vng --run "$KDIR" "${accel[@]}" ${PNALLOC_VNG_VERBOSE:+--verbose} --cpus 2 --memory "$BOOT_MEM" \
-	--numa "$BOOT_MEM,cpus=0-1" $numa_dimm_nodes \
+	--numa "$BOOT_MEM,cpus=0-1" "${numa_dimm_nodes[@]}" "${numa_dist[@]}" \
 	--rwdir "$OUT" \
 	--append "memhp_default_state=$MEMHP_STATE $debug_append pnalloc_test.dimms=$dimm_desc pnalloc_test.hotplug_dir=$OUT/hotplug pnalloc_test.ko=$REPO_DIR/pnalloc.ko" \
 	--qemu-opts="-smp 2,maxcpus=$((2 + ${#DIMM_NODES[@]})) -m $BOOT_MEM,slots=8,maxmem=16G $qemu_dimms$qemu_vmem -qmp unix:$SOCK,server=on,wait=off" \

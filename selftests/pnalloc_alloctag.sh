@@ -85,7 +85,25 @@ nolock() {
 	for c in task hardirq nmi; do
 		[ "$(t "nolock $c $A 2")" = ok ] || { ktap_print_msg "nolock $c failed"; return 1; }
 	done
+	# With this CPU holding node A's zone lock, the nolock request fails
+	# at the trylock: before any locked watermark check, refill or block
+	# left the buddy (those counters stay), the failure counted once. Then
+	# the same request (control.rs: NOWARN | ZERO | NOMEMALLOC | COMP |
+	# THISNODE, ALLOC_NOLOCK, order 2) succeeds without the lock held, so
+	# nothing but the lock made it fail.
+	zone_counts() {
+		echo "$(pn_zone_field "$A" free) $(pn_zone_field "$A" rmqueue_blocks)" \
+			"$(pn_zone_field "$A" watermark_fail) $(awk '/pcp_refill/ { print $6; exit }' $D/zoneinfo)"
+	}
+	failures() { awk '/^alloc_failures/ { print $2 }' $D/zoneinfo; }
+	[ "$(pn_write $D/control drain)" = ok ] || return 1
+	local counts fails
+	counts=$(zone_counts)
+	fails=$(failures)
 	[ "$(t "nolock zonelocked $A 2")" = "Cannot allocate memory" ] || { ktap_print_msg "zonelocked did not fail"; return 1; }
+	[ "$(zone_counts)" = "$counts" ] || { ktap_print_msg "zone A moved: $counts -> $(zone_counts)"; return 1; }
+	[ "$(failures)" = $((fails + 1)) ] || { ktap_print_msg "alloc_failures $fails -> $(failures)"; return 1; }
+	[ "$(t "alloc $A 2 1 0x2c2100 0x400")" = ok ] && [ "$(t "free 1")" = ok ] || { ktap_print_msg "the same request failed without the lock"; return 1; }
 	site=$(grep -F "func:nolock_test_body" $D/allocinfo_ext | awk '{ print $8 }')
 	# Three nolock allocations, each freed with free_pages_nolock().
 	[ "$(ext "$site [pnalloc] func:nolock_test_body")" = "0 0 0 0 3 0" ] || { ktap_print_msg "ext: $(ext "func:nolock_test_body")"; return 1; }

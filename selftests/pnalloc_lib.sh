@@ -66,6 +66,26 @@ pn_in_list() {
 	return 1
 }
 
+# The nodes of a node list like "0-1,3", one per line.
+pn_expand_list() {
+	local part
+	for part in ${1//,/ }; do
+		seq "${part%-*}" "${part#*-}"
+	done
+}
+
+# node_distance($1, $2) from sysfs: node $1's distance file lists one
+# distance per online node, in node id order.
+pn_distance() {
+	local i=0 n d
+	read -r -a d <"$PN_SYS_NODE/node$1/distance"
+	for n in $(pn_expand_list "$(cat $PN_SYS_NODE/online)"); do
+		[ "$n" = "$2" ] && { echo "${d[$i]}"; return 0; }
+		i=$((i + 1))
+	done
+	return 1
+}
+
 # Marks the kernel log; pn_splats_since prints any splat after the mark.
 pn_dmesg_mark() {
 	PN_MARK="pnalloc-selftest-mark-$$-$RANDOM"

@@ -301,6 +301,21 @@ pub(crate) unsafe fn prep_alloc(pfn: Pfn, order: u32, gfp: u32, no_watermarks: b
     unsafe { pnalloc_prep_alloc(pfn, order, gfp, no_watermarks) }
 }
 
+#[cfg(CONFIG_KUNIT)]
+extern "C" {
+    fn pnalloc_page_is_pfmemalloc(pfn: u64) -> bool;
+}
+
+/// `page_is_pfmemalloc()`: `prep_new_page()` marked the page as taken with
+/// ALLOC_NO_WATERMARKS (from below the min watermark). For the KUnit suites
+/// (`src/kunit_shim.c`).
+#[cfg(CONFIG_KUNIT)]
+pub(crate) fn page_is_pfmemalloc(pfn: Pfn) -> bool {
+    // SAFETY: callers only pass pfns of claimed ranges, which have a memmap;
+    // the flag is read, nothing is written.
+    unsafe { pnalloc_page_is_pfmemalloc(pfn) }
+}
+
 /// `get_page_unless_zero()` on a frame, undone if it succeeded: what a
 /// speculative pfn walker would get. `false` for a free (frozen) frame.
 pub(crate) fn try_get_page(pfn: Pfn) -> bool {

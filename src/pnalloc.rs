@@ -32,6 +32,8 @@ mod frames;
 mod hotplug;
 #[cfg(CONFIG_KUNIT)]
 mod kunit;
+#[cfg(CONFIG_KUNIT)]
+mod kunit_policy;
 mod lock;
 mod mm_sys;
 mod node;
