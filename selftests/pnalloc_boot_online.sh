@@ -28,13 +28,7 @@ MASK=0
 for n in $NODES; do MASK=$((MASK | (1 << n))); done
 dimm_pages() { for d in ${DIMMS//,/ }; do [ "${d%%:*}" = "$1" ] && echo $((${d#*:} / 4096)); done; }
 memtotal() { awk '/^MemTotal/ { print $2 }' /proc/meminfo; }
-online_blocks() {
-	local b n=0
-	for b in $(pn_node_blocks "$1"); do
-		[ "$(cat $PN_SYS_MEM/memory$b/state)" = online ] && n=$((n + 1))
-	done
-	echo $n
-}
+online_blocks() { pn_blocks_in "$1" online; }
 ktap_set_plan 6
 
 # 1: the boot policy gave the DIMMs to the kernel.

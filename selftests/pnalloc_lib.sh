@@ -162,14 +162,16 @@ pn_buddy() {
 	awk -v node="$1," '$2 == node { $1 = $2 = $3 = $4 = ""; print }' "$PN_DEBUGFS/buddyinfo" | xargs
 }
 
-# Offline memory blocks of node $1.
-pn_offline_blocks() {
+# Memory blocks of node $1 in state $2 (online, offline).
+pn_blocks_in() {
 	local b n=0
 	for b in $(pn_node_blocks "$1"); do
-		[ "$(cat $PN_SYS_MEM/memory$b/state)" = offline ] && n=$((n + 1))
+		[ "$(cat $PN_SYS_MEM/memory$b/state)" = "$2" ] && n=$((n + 1))
 	done
 	echo $n
 }
+
+pn_offline_blocks() { pn_blocks_in "$1" offline; }
 
 # Asks the host's QMP agent (scripts/qmp-agent.py) for a hotplug operation:
 # "node=N size=BYTES" (add a DIMM), "del=ID" (eject one); prints its answer.

@@ -147,12 +147,8 @@ fn going_online(inst: &Instance, block: Claimed) -> Result {
 fn online(inst: &Instance, block: Claimed) -> Result {
     let nz = inst.node_zone(block.nid)?;
     let mut b = inst.blocks.lock();
-    let g = match b.going_online.take() {
-        Some(g) if g.block == block => g,
-        other => {
-            b.going_online = other;
-            return Err(ENOENT);
-        }
+    let Some(g) = b.going_online.take_if(|g| g.block == block) else {
+        return Err(ENOENT);
     };
     let (r, retired) = {
         let mut z = nz.zone.lock();
@@ -195,18 +191,13 @@ fn online(inst: &Instance, block: Claimed) -> Result {
 
 fn cancel_online(inst: &Instance, block: Claimed) -> bool {
     let mut b = inst.blocks.lock();
-    match b.going_online.take() {
-        Some(g) if g.block == block => {
-            if let Ok(nz) = inst.node_zone(block.nid) {
-                nz.mirror.unpublish(block.start_pfn);
-            }
-            true
-        }
-        other => {
-            b.going_online = other;
-            false
-        }
+    if b.going_online.take_if(|g| g.block == block).is_none() {
+        return false;
     }
+    if let Ok(nz) = inst.node_zone(block.nid) {
+        nz.mirror.unpublish(block.start_pfn);
+    }
+    true
 }
 
 fn going_offline(inst: &Instance, block: Claimed) -> Result {
@@ -236,12 +227,8 @@ fn going_offline(inst: &Instance, block: Claimed) -> Result {
 
 fn cancel_offline(inst: &Instance, block: Claimed) -> bool {
     let mut b = inst.blocks.lock();
-    let g = match b.going_offline.take() {
-        Some(g) if g.block == block => g,
-        other => {
-            b.going_offline = other;
-            return false;
-        }
+    let Some(g) = b.going_offline.take_if(|g| g.block == block) else {
+        return false;
     };
     let Ok(nz) = inst.node_zone(block.nid) else {
         return false;
@@ -275,12 +262,8 @@ fn cancel_offline(inst: &Instance, block: Claimed) -> bool {
 
 fn offline(inst: &Instance, block: Claimed) -> bool {
     let mut b = inst.blocks.lock();
-    let g = match b.going_offline.take() {
-        Some(g) if g.block == block => g,
-        other => {
-            b.going_offline = other;
-            return false;
-        }
+    let Some(g) = b.going_offline.take_if(|g| g.block == block) else {
+        return false;
     };
     drop(g.retired);
     if let Ok(nz) = inst.node_zone(block.nid) {
