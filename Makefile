@@ -74,11 +74,12 @@ fmt-check:
 # differential test runs 1000 cases per mutant instead of 10^4.
 MUTANTS_VERSION ?= 27.1.0
 MUTANTS_TOOLS := $(PNALLOC_CACHE)/tools
+MUTANTS_OUT ?= $(PNALLOC_CACHE)
 mutants:
 	@test -x $(MUTANTS_TOOLS)/bin/cargo-mutants || \
 		cargo install --locked --root $(MUTANTS_TOOLS) cargo-mutants --version $(MUTANTS_VERSION)
 	PATH=$(MUTANTS_TOOLS)/bin:$$PATH PNALLOC_MODEL_CASES=1000 \
-		cargo mutants --output $(PNALLOC_CACHE) $(MUTANTS_ARGS)
+		cargo mutants --output $(MUTANTS_OUT) $(MUTANTS_ARGS)
 
 clean:
 	-$(KMAKE) clean 2>/dev/null

@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 KSRC=$(readlink -f "$KDIR/source")
-ST=$CACHE_DIR/kselftest
+ST=$ST_DIR
 KO=$REPO_DIR/pnalloc.ko
 [ -f "$KO" ] || die "no pnalloc.ko; run 'make module'"
 [ -f "$REPO_DIR/pnalloc_test.ko" ] || die "no pnalloc_test.ko; run 'make module'"

@@ -26,8 +26,8 @@ for n in $PN_SYS_NODE/node[0-9]*; do
 	done
 done
 echo
-echo "== insmod $KO"
-insmod "$KO"
+echo "== insmod $KO, then pnalloc_test.ko (a consumer of its exported API)"
+pn_insmod
 dmesg | grep "pnalloc:" | tail -n 4
 echo
 echo "== kernel view after load: has_memory=$(cat $PN_SYS_NODE/has_memory), MemTotal $(awk '/^MemTotal/ { print $2 }' /proc/meminfo) kB"
@@ -39,14 +39,14 @@ for n in $PN_SYS_NODE/node[0-9]*; do
 		"$(pn_node_blocks "$nid" | wc -l)" "$(pn_node_memtotal_kb "$nid")"
 done
 echo
-echo "== allocate through the entry points (debugfs test interface)"
+echo "== allocate through the entry points ($PN_TEST, in pnalloc_test.ko)"
 for c in "ep node 1 3" "ep folio_node 2 2" "ep bulk 2 8" "ep zeroed -1 0"; do
-	echo "$c" >$PN_DEBUGFS/test && echo "  $c: ok"
+	echo "$c" >$PN_TEST && echo "  $c: ok"
 done
-cat $PN_DEBUGFS/test
+cat $PN_TEST
 echo
 cat $PN_DEBUGFS/buddyinfo
-echo "free 11" >$PN_DEBUGFS/test
+echo "free 11" >$PN_TEST
 echo drain >$PN_DEBUGFS/control
 for f in "$PN_DEBUGFS"/*; do
 	[ -f "$f" ] && [ -r "$f" ] && [ "${f##*/}" != control ] || continue
@@ -55,7 +55,6 @@ for f in "$PN_DEBUGFS"/*; do
 	cat "$f"
 done
 echo
-echo "== release all; rmmod pnalloc (each online block holds a module reference)"
-echo "release all" >$PN_DEBUGFS/control
-rmmod pnalloc
+echo "== rmmod pnalloc_test; release all; rmmod pnalloc (each online block holds a module reference)"
+pn_unload
 [ ! -e "$PN_DEBUGFS" ] && echo "debugfs directory removed"

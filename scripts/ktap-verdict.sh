@@ -17,7 +17,9 @@ awk '
 	if ($0 ~ /# *SKIP/) { skip++; print "ktap: SKIP counts as failure: " $0 } else pass++ }
 /^[[:space:]]*(# )*not ok [0-9]+/ { fail++; print "ktap: FAIL: " $0 }
 /Bail out!/ { bail++; print "ktap: " $0 }
-/(BUG:|WARNING: CPU:|Oops|Call Trace:|possible circular locking|INFO: task .* blocked|Kernel panic|kmemleak:)/ {
+# WARN(): 7.3 prints "WARNING: <file>:<line> at ..." or "WARNING: at ..."
+# (kernel/panic.c), older kernels "WARNING: CPU: ...".
+/(BUG:|WARNING: CPU:|WARNING: ([^ ]+:[0-9]+ )?at |Oops|Call Trace:|possible circular locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Kernel panic|kmemleak:)/ {
 	splat++; print "ktap: kernel splat: " $0 }
 END {
 	printf("ktap: %d passed, %d failed, %d skipped; %d of %d planned test programs reported; %d splats\n",

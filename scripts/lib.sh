@@ -8,6 +8,9 @@ REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # a second build is incremental.
 CACHE_DIR=${PNALLOC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pnalloc}
 TOOLS_DIR=$CACHE_DIR/tools
+# The installed kselftests the VM runs (one tree per checkout if several
+# share a cache: PNALLOC_KSELFTEST=<dir>).
+ST_DIR=${PNALLOC_KSELFTEST:-$CACHE_DIR/kselftest}
 mkdir -p "$CACHE_DIR" "$TOOLS_DIR"
 
 export LIBCLANG_PATH=/usr/lib/llvm-22/lib

@@ -50,7 +50,6 @@ DIMM_SIZES=("$DIMM_SIZE" "$DIMM_SIZE" "${PNALLOC_DIMM3_SIZE:-256M}")
 NUMA_DIST=(0:1:20 0:2:20 0:3:20 1:2:15 1:3:25 2:3:20)
 BOOT_MEM=${PNALLOC_BOOT_MEM:-2G}
 OUT=${PNALLOC_OUT:-$CACHE_DIR/vm-out}
-ST_DIR=$CACHE_DIR/kselftest
 
 [ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no kernel in $KDIR; run 'make kernel'"
 

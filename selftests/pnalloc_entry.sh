@@ -11,7 +11,7 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 . "$DIR/pnalloc_lib.sh"
 
 pn_begin
-insmod "$KO" || ktap_exit_fail_msg "insmod failed"
+pn_insmod || ktap_exit_fail_msg "insmod failed"
 D=$PN_DEBUGFS
 NODES=$(awk '/private=1/ { print $2 }' $D/nodes | xargs)
 A=$(echo $NODES | cut -d' ' -f1)
@@ -24,14 +24,14 @@ GFP_THISNODE=0x200000
 
 ktap_set_plan 10
 
-t() { pn_write $D/test "$1"; }
+t() { pn_write $PN_TEST "$1"; }
 # Frees whatever an earlier failed test left held, so failures do not cascade.
 reset() {
 	local n
-	n=$(head -n1 $D/test | awk '{ print $2 }')
+	n=$(head -n1 $PN_TEST | awk '{ print $2 }')
 	[ "$n" = 0 ] || t "free $n" >/dev/null
 }
-nids() { awk 'NR > 1 { print $6 }' $D/test | xargs; }
+nids() { awk 'NR > 1 { print $6 }' $PN_TEST | xargs; }
 # Everything back to the buddy and merged, nothing outstanding.
 baseline() {
 	[ "$(pn_write $D/control drain)" = ok ] &&
@@ -48,7 +48,7 @@ node_entry_points() {
 		[ "$(t "ep folio_node $A 3")" = ok ] && [ "$(t "ep zonelist_private $B 2")" = ok ] &&
 		[ "$(t "ep zonelist_default $A 0 $((GFP_KERNEL | GFP_THISNODE))")" = ok ] || return 1
 	[ "$(nids)" = "$B $B $A $B $A" ] || { ktap_print_msg "nodes: $(nids)"; return 1; }
-	grep -q "order 3 nid $A pages 8 free Folio" $D/test || return 1
+	grep -q "order 3 nid $A pages 8 free Folio" $PN_TEST || return 1
 	[ "$(t "free 5")" = ok ] && baseline
 }
 ktap_test_result "alloc_pages_node, nodemask, folio_node and both zonelist selectors place pages where asked" node_entry_points
@@ -92,9 +92,9 @@ zeroing() {
 	reset
 	# Dirty a page, free it (it waits on this CPU's list), then ask for a
 	# zeroed page: the same page comes back, and must read as zeroes.
-	[ "$(pn_write_on 0 $D/test "ep node $A 0")" = ok ] && [ "$(t "fill 0x5a5a")" = ok ] &&
-		[ "$(pn_write_on 0 $D/test "free 1")" = ok ] || return 1
-	[ "$(pn_write_on 0 $D/test "ep zeroed $A 0")" = ok ] || return 1
+	[ "$(pn_write_on 0 $PN_TEST "ep node $A 0")" = ok ] && [ "$(t "fill 0x5a5a")" = ok ] &&
+		[ "$(pn_write_on 0 $PN_TEST "free 1")" = ok ] || return 1
+	[ "$(pn_write_on 0 $PN_TEST "ep zeroed $A 0")" = ok ] || return 1
 	[ "$(t "verify 0")" = ok ] || { ktap_print_msg "get_zeroed_page is not zeroed"; return 1; }
 	[ "$(t "ep node $A 3 $((GFP_KERNEL | 0x100))")" = ok ] && [ "$(t "verify 0")" = ok ] || return 1
 	[ "$(t "free 2")" = ok ] && baseline
@@ -117,8 +117,8 @@ ktap_test_result "memory contents survive until free (and verify detects a wrong
 bulk() {
 	reset
 	[ "$(t "ep bulk $B 16")" = ok ] || return 1
-	[ "$(grep -c "order 0 nid $B pages 1 free Pages" $D/test)" = 16 ] || return 1
-	[ "$(awk 'NR > 1 { print $2 }' $D/test | sort -u | wc -l)" = 16 ] || { ktap_print_msg "duplicate pages"; return 1; }
+	[ "$(grep -c "order 0 nid $B pages 1 free Pages" $PN_TEST)" = 16 ] || return 1
+	[ "$(awk 'NR > 1 { print $2 }' $PN_TEST | sort -u | wc -l)" = 16 ] || { ktap_print_msg "duplicate pages"; return 1; }
 	[ "$(t "ep bulk $B 65")" = "Invalid argument" ] || return 1
 	[ "$(t "free 16")" = ok ] && baseline
 }
@@ -129,7 +129,7 @@ exact() {
 	reset
 	# 5 pages: an order-3 block is split and pages 6..8 go back at once.
 	[ "$(t "ep exact $A 20480")" = ok ] || return 1
-	grep -q "pages 5 free Exact(20480)" $D/test || { cat $D/test; return 1; }
+	grep -q "pages 5 free Exact(20480)" $PN_TEST || { cat $PN_TEST; return 1; }
 	[ "$(awk '/^outstanding_pages/ { print $2 }' $D/zoneinfo)" = 5 ] || { ktap_print_msg "outstanding $(awk '/^outstanding_pages/ { print $2 }' $D/zoneinfo)"; return 1; }
 	[ "$(t "fill 7")" = ok ] && [ "$(t "verify 7")" = ok ] && [ "$(t "free 1")" = ok ] && baseline
 }
@@ -151,7 +151,7 @@ ep node $A 0 0x8cc0|Cannot allocate memory
 ep nodemask $A 0 $GFP_KERNEL 0|Cannot allocate memory
 ep node $A 0 0x4|Cannot allocate memory
 EOT
-	grep -q "^held 0$" $D/test || ok=1
+	grep -q "^held 0$" $PN_TEST || ok=1
 	return $ok
 }
 ktap_test_result "bad entry-point requests fail cleanly and hold nothing" bad_entry_input
@@ -160,11 +160,11 @@ ktap_test_result "bad entry-point requests fail cleanly and hold nothing" bad_en
 cross_cpu() {
 	reset
 
-	( for _ in $(seq 150); do taskset -c 0 sh -c "echo 'alloc $A 0 4' > $D/test" 2>/dev/null; done ) &
-	( for _ in $(seq 150); do taskset -c 1 sh -c "echo 'free 4' > $D/test" 2>/dev/null; done ) &
+	( for _ in $(seq 150); do taskset -c 0 sh -c "echo 'alloc $A 0 4' > $PN_TEST" 2>/dev/null; done ) &
+	( for _ in $(seq 150); do taskset -c 1 sh -c "echo 'free 4' > $PN_TEST" 2>/dev/null; done ) &
 	wait
 	local held
-	held=$(head -n1 $D/test | awk '{ print $2 }')
+	held=$(head -n1 $PN_TEST | awk '{ print $2 }')
 	[ "$held" = 0 ] || [ "$(t "free $held")" = ok ] || return 1
 	baseline && [ "$(pn_buddy "$A")" = "0 0 0 0 0 0 0 0 0 0 $((TOTAL_A / 1024))" ]
 }

@@ -15,7 +15,7 @@ pn_begin
 D=$PN_DEBUGFS
 ktap_set_plan 5
 
-insmod "$KO" || ktap_exit_fail_msg "insmod failed"
+pn_insmod || ktap_exit_fail_msg "insmod failed"
 echo drain >$D/control
 N1=$(awk '/private=1/ { print $2; exit }' $D/nodes)
 N2=$(awk '/private=1/ { n++; if (n == 2) { print $2; exit } }' $D/nodes)
@@ -30,7 +30,7 @@ state() {
 }
 failures() { awk '/^alloc_failures/ { print $2 }' $D/zoneinfo; }
 ext_failures() { awk '$1 != "#" { s += $3 } END { print s + 0 }' $D/allocinfo_ext; }
-t() { pn_write $D/test "$1"; }
+t() { pn_write $PN_TEST "$1"; }
 # probability 100, no stack dumps, for ever (times -1) unless told.
 arm() {
 	echo 0 >"$1/verbose"
@@ -57,7 +57,7 @@ entry_points_fail() {
 		n=$((n + 1))
 	done
 	disarm "$FN"
-	grep -q "^held 0$" $D/test || { ktap_print_msg "something was handed out"; ok=1; }
+	grep -q "^held 0$" $PN_TEST || { ktap_print_msg "something was handed out"; ok=1; }
 	[ "$(failures)" = $((f0 + n)) ] || { ktap_print_msg "alloc_failures $(failures), want $((f0 + n))"; ok=1; }
 	[ "$(ext_failures)" = $((e0 + n)) ] || { ktap_print_msg "allocinfo_ext failures $(ext_failures), want $((e0 + n))"; ok=1; }
 	return $ok
@@ -72,7 +72,7 @@ short_bulk() {
 	r=$(t "ep bulk $N1 8 $GFP $MASK1")
 	disarm "$FN"
 	[ "$r" = ok ] || { ktap_print_msg "bulk: $r"; ok=1; }
-	grep -q "^held 3$" $D/test || { ktap_print_msg "$(head -n1 $D/test), want held 3"; ok=1; }
+	grep -q "^held 3$" $PN_TEST || { ktap_print_msg "$(head -n1 $PN_TEST), want held 3"; ok=1; }
 	[ "$(t "free 3")" = ok ] || ok=1
 	return $ok
 }
@@ -85,7 +85,7 @@ fallback() {
 	arm "$FN"
 	[ "$(t "ep nodemask $N1 0 $GFP $(((1 << N1) | (1 << N2)))")" = ok ] || ok=1
 	disarm "$FN"
-	nid=$(awk '$1 == "pfn" { print $6; exit }' $D/test)
+	nid=$(awk '$1 == "pfn" { print $6; exit }' $PN_TEST)
 	[ "$nid" = "$N2" ] || { ktap_print_msg "served by node $nid, want $N2"; ok=1; }
 	[ "$(t "free 1")" = ok ] || ok=1
 	return $ok

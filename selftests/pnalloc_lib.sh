@@ -8,6 +8,9 @@
 # pnalloc_test.hotplug_dir=...), so tests assert exact values.
 
 PN_DEBUGFS=/sys/kernel/debug/pnalloc
+# The selftests' allocation interface, in pnalloc_test.ko: a consumer of
+# pnalloc's exported API in a module of its own.
+PN_TEST=/sys/kernel/debug/pnalloc_test/test
 PN_SYS_NODE=/sys/devices/system/node
 PN_SYS_MEM=/sys/devices/system/memory
 
@@ -24,6 +27,23 @@ pn_ko() {
 	else
 		pn_param ko
 	fi
+}
+
+# pnalloc_test.ko, built beside pnalloc.ko.
+pn_test_ko() {
+	local k
+	for k in "$(dirname "$(pn_ko)")/pnalloc_test.ko" "$(dirname "$(pn_param ko)")/pnalloc_test.ko"; do
+		[ -f "$k" ] && { echo "$k"; return 0; }
+	done
+	return 1
+}
+
+# Loads pnalloc (with any module parameters given) and its test consumer.
+pn_insmod() {
+	local tko
+	tko=$(pn_test_ko) || { echo "pnalloc_test.ko not found" >&2; return 1; }
+	insmod "$KO" "$@" || return 1
+	insmod "$tko" || { pn_unload; return 1; }
 }
 
 pn_mount_debugfs() {
@@ -94,7 +114,7 @@ pn_dmesg_mark() {
 
 pn_splats_since() {
 	dmesg | sed -n "/$PN_MARK/,\$p" |
-		grep -E 'BUG:|WARNING: CPU:|Oops|Call Trace:|possible circular locking|inconsistent lock state|kmemleak:' || true
+		grep -E 'BUG:|WARNING: CPU:|WARNING: ([^ ]+:[0-9]+ )?at |Oops|Call Trace:|possible circular locking|inconsistent lock state|suspicious RCU usage|kmemleak:' || true
 }
 
 # KTAP check: nothing since pn_dmesg_mark made the kernel complain.
@@ -112,7 +132,9 @@ pn_begin() {
 	KO=$(pn_ko)
 	[ -f "$KO" ] || ktap_exit_fail_msg "pnalloc.ko not found ($KO)"
 	pn_mount_debugfs
-	if pn_loaded; then pn_unload || ktap_exit_fail_msg "cannot unload pnalloc"; fi
+	if pn_loaded || [ -d /sys/module/pnalloc_test ]; then
+		pn_unload || ktap_exit_fail_msg "cannot unload pnalloc"
+	fi
 	pn_dmesg_mark
 }
 
@@ -120,8 +142,12 @@ pn_loaded() {
 	[ -d /sys/module/pnalloc ]
 }
 
-# Each online block holds a module reference: release them all, then unload.
+# The test consumer first (it frees what it holds), then each online block
+# holds a module reference: release them all, then unload.
 pn_unload() {
+	if [ -d /sys/module/pnalloc_test ]; then
+		rmmod pnalloc_test || return 1
+	fi
 	if [ -e "$PN_DEBUGFS/control" ]; then
 		echo "release all" >"$PN_DEBUGFS/control" || return 1
 	fi
@@ -189,11 +215,11 @@ pn_hotplug_request() {
 	echo timeout
 }
 
-# The memory block ids in which pnalloc's test interface holds pages.
+# The memory block ids in which the test interface holds pages.
 pn_held_blocks() {
 	local bs pfn
 	bs=$(pn_block_size)
-	awk '$1 == "pfn" { print $2 }' "$PN_DEBUGFS/test" | while read -r pfn; do
+	awk '$1 == "pfn" { print $2 }' "$PN_TEST" | while read -r pfn; do
 		echo $((pfn * 4096 / bs))
 	done | sort -un
 }

@@ -17,7 +17,7 @@ pn_begin
 D=$PN_DEBUGFS
 ktap_set_plan 11
 
-insmod "$KO" || ktap_exit_fail_msg "insmod failed"
+pn_insmod || ktap_exit_fail_msg "insmod failed"
 echo drain >$D/control
 N1=$(awk '/private=1/ { print $2; exit }' $D/nodes)
 N2=$(awk '/private=1/ { n++; if (n == 2) { print $2; exit } }' $D/nodes)
@@ -83,8 +83,8 @@ ktap_test_result "a block onlined on a private node from sysfs is pnalloc's (exa
 # (free count drops by exactly one block) and online_movable brings it back.
 sysfs_offline() {
 	local b ok=0 r c held
-	[ "$(pn_write $D/test "alloc $N1 0 4")" = ok ] || return 1
-	[ "$(pn_write $D/test "fill 7")" = ok ] || return 1
+	[ "$(pn_write $PN_TEST "alloc $N1 0 4")" = ok ] || return 1
+	[ "$(pn_write $PN_TEST "fill 7")" = ok ] || return 1
 	held=$(pn_held_blocks)
 	for b in $(pn_claimed_blocks "$N1"); do
 		# Offlining drains the pcp lists: compare against drained counts.
@@ -105,8 +105,8 @@ sysfs_offline() {
 		echo drain >$D/control
 		[ "$(counts)" = "$c" ] || { ktap_print_msg "counts $(counts) after memory$b came back, want $c"; ok=1; }
 	done
-	[ "$(pn_write $D/test "verify 7")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
-	[ "$(pn_write $D/test "free 4")" = ok ] || ok=1
+	[ "$(pn_write $PN_TEST "verify 7")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
+	[ "$(pn_write $PN_TEST "free 4")" = ok ] || ok=1
 	echo drain >$D/control
 	[ "$(counts)" = "$BASE" ] || { ktap_print_msg "counts $(counts), want $BASE"; ok=1; }
 	verify || ok=1
@@ -157,8 +157,8 @@ eject() {
 		r=$(pn_write $PN_SYS_MEM/memory$b/state offline)
 		[ "$r" = ok ] || { ktap_print_msg "offline memory$b: $r"; return 1; }
 	done
-	[ "$(pn_write $D/test "alloc $N1 0 8")" = ok ] || return 1
-	[ "$(pn_write $D/test "fill 11")" = ok ] || return 1
+	[ "$(pn_write $PN_TEST "alloc $N1 0 8")" = ok ] || return 1
+	[ "$(pn_write $PN_TEST "fill 11")" = ok ] || return 1
 	local c
 	echo drain >$D/control
 	c=$(counts)
@@ -170,15 +170,15 @@ eject() {
 	done
 	echo drain >$D/control
 	[ "$(counts)" = "$c" ] || { ktap_print_msg "counts $(counts), want $c"; ok=1; }
-	[ "$(pn_write $D/test "verify 11")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
+	[ "$(pn_write $PN_TEST "verify 11")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
 	verify || ok=1
-	[ "$(pn_write $D/test "free 8")" = ok ] || ok=1
+	[ "$(pn_write $PN_TEST "free 8")" = ok ] || ok=1
 	r=$(pn_hotplug_request "eject2-$$" "del=$HP_ID")
 	[ "$r" = "ok deleted" ] || { ktap_print_msg "eject with nothing out: $r"; ok=1; }
 	for b in $new; do
 		[ -e $PN_SYS_MEM/memory$b ] && { ktap_print_msg "memory$b still present"; ok=1; }
 	done
-	[ "$(pn_write $D/test "alloc $N2 0 1")" = ok ] && [ "$(pn_write $D/test "free 1")" = ok ] ||
+	[ "$(pn_write $PN_TEST "alloc $N2 0 1")" = ok ] && [ "$(pn_write $PN_TEST "free 1")" = ok ] ||
 		{ ktap_print_msg "node $N2 not served"; ok=1; }
 	[ "$(pn_write $D/control "claim $N1")" = ok ] || ok=1
 	echo drain >$D/control
@@ -192,14 +192,14 @@ ktap_test_result "ACPI eject: refused with pages out (pattern, counts intact); w
 # nor move a page of pnalloc's.
 compact_sysrq() {
 	local ok=0 c
-	[ "$(pn_write $D/test "alloc $N1 0 16")" = ok ] || return 1
-	[ "$(pn_write $D/test "fill 13")" = ok ] || return 1
+	[ "$(pn_write $PN_TEST "alloc $N1 0 16")" = ok ] || return 1
+	[ "$(pn_write $PN_TEST "fill 13")" = ok ] || return 1
 	c=$(counts)
 	echo 1 >/proc/sys/vm/compact_memory || ok=1
 	echo m >/proc/sysrq-trigger || ok=1
 	[ "$(counts)" = "$c" ] || { ktap_print_msg "counts $(counts), want $c"; ok=1; }
-	[ "$(pn_write $D/test "verify 13")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
-	[ "$(pn_write $D/test "free 16")" = ok ] || ok=1
+	[ "$(pn_write $PN_TEST "verify 13")" = ok ] || { ktap_print_msg "pattern lost"; ok=1; }
+	[ "$(pn_write $PN_TEST "free 16")" = ok ] || ok=1
 	echo drain >$D/control
 	[ "$(counts)" = "$BASE" ] || ok=1
 	verify || ok=1
@@ -211,8 +211,8 @@ ktap_test_result "compact_memory and sysrq-m with pages out change no count and 
 cpu_offline() {
 	local ok=0 pcp
 	[ -w /sys/devices/system/cpu/cpu1/online ] || { ktap_print_msg "cpu1 cannot go offline"; return 1; }
-	[ "$(pn_write_on 1 $D/test "alloc $N1 0 8")" = ok ] || return 1
-	[ "$(pn_write_on 1 $D/test "free 8")" = ok ] || return 1
+	[ "$(pn_write_on 1 $PN_TEST "alloc $N1 0 8")" = ok ] || return 1
+	[ "$(pn_write_on 1 $PN_TEST "free 8")" = ok ] || return 1
 	pcp=$(pcp_count)
 	[ "$pcp" -gt 0 ] || { ktap_print_msg "nothing on cpu1's lists"; return 1; }
 	echo 0 >/sys/devices/system/cpu/cpu1/online || return 1
@@ -266,8 +266,8 @@ hwpoison() {
 	[ "$(corrupted_kb)" = $((hc + 4)) ] || { ktap_print_msg "HardwareCorrupted $(corrupted_kb) kB, was $hc"; ok=1; }
 	verify || ok=1
 	# A page in use: reported with its allocation site, kept out on free.
-	[ "$(pn_write $D/test "alloc $N1 0 1")" = ok ] || return 1
-	pfn=$(awk '$1 == "pfn" { print $2; exit }' $D/test)
+	[ "$(pn_write $PN_TEST "alloc $N1 0 1")" = ok ] || return 1
+	pfn=$(awk '$1 == "pfn" { print $2; exit }' $PN_TEST)
 	# The kernel's answer for a page it cannot recover: EBUSY.
 	r=$(pn_write $HWP $((pfn)))
 	[ "$r" = "Device or resource busy" ] || { ktap_print_msg "corrupt-pfn of a page in use: $r"; ok=1; }
@@ -275,7 +275,7 @@ hwpoison() {
 		{ ktap_print_msg "no report naming the site"; ok=1; }
 	site=$(awk '$1 != "#" && $7 > 0' $D/allocinfo_ext | grep -c .)
 	[ "$site" = 1 ] || { ktap_print_msg "allocinfo_ext rows with hwpoison: $site"; ok=1; }
-	[ "$(pn_write $D/test "free 1")" = ok ] || ok=1
+	[ "$(pn_write $PN_TEST "free 1")" = ok ] || ok=1
 	echo drain >$D/control
 	grep -q "^outstanding_pages 0$" $D/zoneinfo || { ktap_print_msg "$(grep outstanding $D/zoneinfo)"; ok=1; }
 	[ "$(pn_zone_field "$N1" free)" = $((free - 2)) ] || { ktap_print_msg "free $(pn_zone_field "$N1" free), want $((free - 2))"; ok=1; }
@@ -301,6 +301,8 @@ ktap_test_result "memory failure: a free frame is withdrawn, a held one reported
 # 9: each online block holds a module reference.
 unload_refused() {
 	local refs blocks
+	# Without the test consumer, only the blocks' references keep pnalloc.
+	rmmod pnalloc_test || return 1
 	blocks=$(grep -c . $D/ranges)
 	refs=$(cat /sys/module/pnalloc/refcnt)
 	[ "$refs" -ge "$blocks" ] || { ktap_print_msg "refcnt $refs for $blocks blocks"; return 1; }
@@ -317,7 +319,7 @@ reload() {
 	for b in $(pn_node_blocks "$N1"); do
 		[ "$(state "$b")" = offline ] || { ktap_print_msg "memory$b left $(state "$b")"; return 1; }
 	done
-	insmod "$KO" || return 1
+	pn_insmod || return 1
 	echo drain >$D/control
 	[ "$(pn_zone_field "$N1" free)" = "$free" ] || { ktap_print_msg "free $(pn_zone_field "$N1" free), want $free"; return 1; }
 	verify || return 1

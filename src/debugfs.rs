@@ -7,10 +7,9 @@
 //! - `buddyinfo`, `pagetypeinfo`: the exact formats of `/proc/buddyinfo` and
 //!   `/proc/pagetypeinfo`, for the private nodes, so existing parsers work;
 //! - `zoneinfo`: watermarks and counters per private zone;
-//! - `control` (0200): claim and release ranges (see [`crate::control`]);
-//! - `test` (0600): the selftests' allocation interface.
+//! - `control` (0200): claim and release ranges (see [`crate::control`]).
 //!
-//! Read-only files are 0400 and written files 0200/0600, as the kernel's
+//! Read-only files are 0400 and written files 0200, as the kernel's
 //! debugfs helpers create them: root only.
 
 use ::core::sync::atomic::Ordering;
@@ -59,8 +58,6 @@ pub(crate) struct PnallocDebugfs {
     zoneinfo: File<Arc<State>>,
     #[pin]
     control: File<Arc<State>>,
-    #[pin]
-    test: File<Arc<State>>,
     // Dropped last: the files above are removed before their directory.
     dir: Dir,
 }
@@ -76,12 +73,6 @@ impl PnallocDebugfs {
             pagetypeinfo <- dir.read_callback_file(c"pagetypeinfo", s.clone(), &pagetypeinfo_show),
             zoneinfo <- dir.read_callback_file(c"zoneinfo", s.clone(), &zoneinfo_show),
             control <- dir.write_callback_file(c"control", s.clone(), &control::control_write),
-            test <- dir.read_write_callback_file(
-                c"test",
-                s.clone(),
-                &control::test_show,
-                &control::test_write
-            ),
             dir,
         }? Error)
     }

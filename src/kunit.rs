@@ -233,7 +233,7 @@ mod entry {
             zonelist::{AllocZonelist, NodeMask},
             NUMA_NO_NODE,
         },
-        mm_sys::{self, tag_site, EntryPoint},
+        mm_sys::{self, tag_site},
         node,
     };
 
@@ -340,31 +340,15 @@ mod entry {
     fn c_entry_points_bulk_and_exact() -> Result {
         let (a, _) = private_nodes();
         let mut got: KVec<(u64, u32, mm_sys::FreeHow)> = KVec::new();
-        mm_sys::call_entry(
-            EntryPoint::Bulk,
-            Gfp::KERNEL.0,
-            5,
-            a,
-            None,
-            |pfn, order, how| {
-                got.push((pfn, order, how), GFP_KERNEL)?;
-                Ok(())
-            },
-        )?;
-        assert_eq!(got.len(), 5);
+        let mut slots = [::core::ptr::null_mut(); 5];
+        assert_eq!(mm_sys::bulk_raw(Gfp::KERNEL.0, a, &mut slots), 5);
+        for &p in slots.iter() {
+            let pfn = mm_sys::page_pfn(p).ok_or(ENOMEM)?;
+            got.push((pfn, 0, mm_sys::FreeHow::Pages), GFP_KERNEL)?;
+        }
         assert_eq!(outstanding(), 5);
         // 3 pages exact: order 2 split, the fourth page goes back at once.
-        mm_sys::call_entry(
-            EntryPoint::Exact,
-            Gfp::KERNEL.0,
-            3 * 4096,
-            a,
-            None,
-            |pfn, order, how| {
-                got.push((pfn, order, how), GFP_KERNEL)?;
-                Ok(())
-            },
-        )?;
+        got.push(mm_sys::exact(Gfp::KERNEL.0, a, 3 * 4096)?, GFP_KERNEL)?;
         assert_eq!(outstanding(), 8);
         for &(pfn, order, how) in got.iter() {
             // SAFETY: each block's reference is ours and `how` pairs with it.

@@ -25,8 +25,6 @@
 #include <linux/sort.h>
 #include <linux/topology.h>
 
-#include <asm/apic.h>
-#include <asm/nmi.h>
 
 #include "mm_shim.h"
 #include "pnalloc.h"
@@ -905,7 +903,7 @@ void pnalloc_free_pages_exact(void *virt, size_t size)
 }
 EXPORT_SYMBOL_GPL(pnalloc_free_pages_exact);
 
-/* Helpers for the test interface: what a caller would do with the pages. */
+/* For the Rust API and KUnit: what a caller would do with the pages. */
 u64 pnalloc_virt_to_pfn(unsigned long addr)
 {
 	return page_to_pfn(virt_to_page((void *)addr));
@@ -914,11 +912,6 @@ u64 pnalloc_virt_to_pfn(unsigned long addr)
 unsigned long pnalloc_pfn_to_virt(u64 pfn)
 {
 	return (unsigned long)page_address(pfn_to_page(pfn));
-}
-
-void pnalloc_free_pages_addr(unsigned long addr, unsigned int order)
-{
-	free_pages(addr, order);
 }
 
 /* Fills (or checks) @nr pages from @pfn with a pattern derived from @seed. */
@@ -985,164 +978,8 @@ struct page *pnalloc_alloc_pages_nolock_site(struct pnalloc_tag_site *site, gfp_
 }
 EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_nolock_site);
 
-/*
- * The nolock test: allocate and free_pages_nolock() one block from a chosen
- * context. Returns 0 if the allocation succeeded, -ENOMEM if it returned
- * NULL (what contention must produce), -ETIMEDOUT if the context never ran.
- */
-enum { NOLOCK_TASK, NOLOCK_HARDIRQ, NOLOCK_NMI };
-
-static struct {
-	int nid;
-	unsigned int order;
-	int result;
-	int context_ok;
-	atomic_t armed;
-	atomic_t done;
-} nolock_test;
-
-static void nolock_test_body(void)
-{
-	struct page *page;
-
-	nolock_test.context_ok = in_nmi() ? NOLOCK_NMI :
-				 in_hardirq() ? NOLOCK_HARDIRQ : NOLOCK_TASK;
-	page = pnalloc_alloc_pages_nolock(0, nolock_test.nid, nolock_test.order);
-	nolock_test.result = page ? 0 : -ENOMEM;
-	if (page)
-		free_pages_nolock(page, nolock_test.order);
-	atomic_set(&nolock_test.done, 1);
-}
-
-static void nolock_irq_work_fn(struct irq_work *work)
-{
-	nolock_test_body();
-}
-
-/* Runs in hardirq context on !PREEMPT_RT, where the test runs. */
-static struct irq_work nolock_irq_work = IRQ_WORK_INIT(nolock_irq_work_fn);
-
-static int nolock_nmi_handler(unsigned int cmd, struct pt_regs *regs)
-{
-	if (!atomic_cmpxchg(&nolock_test.armed, 1, 0))
-		return NMI_DONE;
-	nolock_test_body();
-	return NMI_HANDLED;
-}
-
-/*
- * One test at a time: the state above and the named NMI handler are
- * global. Two CPUs running it at once registered the same nmiaction twice
- * (a WARNING in __register_nmi_handler(), then a corrupted handler list
- * and a hung guest); that was this driver, not the allocator.
- */
-static DEFINE_MUTEX(nolock_test_lock);
-
-int pnalloc_nolock_test(int ctx, int nid, unsigned int order)
-{
-	int i, ret;
-
-	guard(mutex)(&nolock_test_lock);
-	nolock_test.nid = nid;
-	nolock_test.order = order;
-	nolock_test.result = -ETIMEDOUT;
-	nolock_test.context_ok = -1;
-	atomic_set(&nolock_test.done, 0);
-
-	switch (ctx) {
-	case NOLOCK_TASK:
-		nolock_test_body();
-		break;
-	case NOLOCK_HARDIRQ:
-		irq_work_queue(&nolock_irq_work);
-		irq_work_sync(&nolock_irq_work);
-		break;
-	case NOLOCK_NMI:
-		ret = register_nmi_handler(NMI_LOCAL, nolock_nmi_handler, 0,
-					   "pnalloc_nolock");
-		if (ret)
-			return ret;
-		preempt_disable();
-		atomic_set(&nolock_test.armed, 1);
-		apic->send_IPI_self(NMI_VECTOR);
-		for (i = 0; i < 1000000 && !atomic_read(&nolock_test.done); i++)
-			cpu_relax();
-		atomic_set(&nolock_test.armed, 0);
-		preempt_enable();
-		unregister_nmi_handler(NMI_LOCAL, "pnalloc_nolock");
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (!atomic_read(&nolock_test.done))
-		return -ETIMEDOUT;
-	/* The body must have run in the context asked for. */
-	if (nolock_test.context_ok != ctx)
-		return -EPROTO;
-	return nolock_test.result;
-}
-
 /* For KUnit: split_page() a block pnalloc handed out, carrying its tag. */
 void pnalloc_split_page(u64 pfn, unsigned int order)
 {
 	split_page(pfn_to_page(pfn), order);
-}
-
-/*
- * Benchmark: @iters alloc+free pairs of @order, one at a time and in
- * batches of 64 (which exercises pcp refill and drain), through pnalloc on
- * private node @nid and through the kernel's own allocator on the first
- * node with memory, in the same boot. Results in ns per pair.
- */
-int pnalloc_bench(int nid, unsigned int order, unsigned long iters,
-		  u64 result[4])
-{
-	int knid = first_memory_node;
-	struct page *batch[64];
-	unsigned long i, j;
-	u64 t;
-
-	if (!iters || order > MAX_PAGE_ORDER || !node_is_private(nid))
-		return -EINVAL;
-
-	t = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		struct page *p = pnalloc_alloc_pages_node(nid, GFP_KERNEL, order);
-
-		if (!p)
-			return -ENOMEM;
-		__free_pages(p, order);
-	}
-	result[0] = (ktime_get_ns() - t) / iters;
-
-	t = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		struct page *p = alloc_pages_node(knid, GFP_KERNEL | __GFP_THISNODE, order);
-
-		if (!p)
-			return -ENOMEM;
-		__free_pages(p, order);
-	}
-	result[1] = (ktime_get_ns() - t) / iters;
-
-	t = ktime_get_ns();
-	for (i = 0; i < iters; i += 64) {
-		for (j = 0; j < 64; j++)
-			batch[j] = pnalloc_alloc_pages_node(nid, GFP_KERNEL, order);
-		for (j = 0; j < 64; j++)
-			if (batch[j])
-				__free_pages(batch[j], order);
-	}
-	result[2] = (ktime_get_ns() - t) / (iters / 64 * 64 ?: 1);
-
-	t = ktime_get_ns();
-	for (i = 0; i < iters; i += 64) {
-		for (j = 0; j < 64; j++)
-			batch[j] = alloc_pages_node(knid, GFP_KERNEL | __GFP_THISNODE, order);
-		for (j = 0; j < 64; j++)
-			if (batch[j])
-				__free_pages(batch[j], order);
-	}
-	result[3] = (ktime_get_ns() - t) / (iters / 64 * 64 ?: 1);
-	return 0;
 }

@@ -72,7 +72,6 @@ int pnalloc_page_count(u64 pfn);
 int pnalloc_page_nid(u64 pfn);
 void pnalloc_drain_deferred(void);
 void pnalloc_deferred_sync(void);
-int pnalloc_nolock_test(int ctx, int nid, unsigned int order);
 
 /* Per-CPU memory. */
 void __percpu *pnalloc_percpu_alloc(size_t size, size_t align);
@@ -83,10 +82,9 @@ void pnalloc_put_cpu(void);
 int pnalloc_nr_cpu_ids(void);
 bool pnalloc_cpu_possible(int cpu);
 
-/* The test interface's view of pages. */
+/* The Rust API's and KUnit's view of pages. */
 u64 pnalloc_virt_to_pfn(unsigned long addr);
 unsigned long pnalloc_pfn_to_virt(u64 pfn);
-void pnalloc_free_pages_addr(unsigned long addr, unsigned int order);
 bool pnalloc_pattern(u64 pfn, unsigned long nr, u64 seed, bool check);
 u64 pnalloc_page_to_pfn(struct page *page);
 
@@ -104,8 +102,6 @@ void pnalloc_tag_read(u32 id, s64 *bytes, u64 *calls);
 void pnalloc_tag_report_hwpoison(u32 id, u64 pfn, u64 head);
 bool pnalloc_page_hwpoison(u64 pfn);
 void pnalloc_split_page(u64 pfn, unsigned int order);
-int pnalloc_bench(int nid, unsigned int order, unsigned long iters,
-		  u64 result[4]);
 void pnalloc_alloc_tag_exit(void);
 
 /* Implemented in Rust (src/mm_sys.rs). */

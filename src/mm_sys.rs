@@ -66,7 +66,6 @@ extern "C" {
     fn pnalloc_page_nid(pfn: u64) -> c_int;
     fn pnalloc_drain_deferred();
     fn pnalloc_deferred_sync();
-    fn pnalloc_nolock_test(ctx: c_int, nid: c_int, order: u32) -> c_int;
     fn pnalloc_percpu_alloc(size: usize, align: usize) -> *mut c_void;
     fn pnalloc_percpu_free(p: *mut c_void);
     fn pnalloc_per_cpu_ptr(p: *mut c_void, cpu: c_int) -> *mut c_void;
@@ -76,42 +75,10 @@ extern "C" {
     fn pnalloc_cpu_possible(cpu: c_int) -> bool;
     fn pnalloc_virt_to_pfn(addr: usize) -> u64;
     fn pnalloc_pfn_to_virt(pfn: u64) -> usize;
-    fn pnalloc_free_pages_addr(addr: usize, order: u32);
     fn pnalloc_pattern(pfn: u64, nr: usize, seed: u64, check: bool) -> bool;
     fn pnalloc_page_to_pfn(page: *mut c_void) -> u64;
     fn pnalloc_free_pages_exact(virt: *mut c_void, size: usize);
-    // The exported entry points (src/pnalloc.h), called by the test interface
-    // exactly as another module would.
-    fn pnalloc_alloc_pages_site(site: *const TagSite, gfp: u32, order: u32) -> *mut c_void;
-    fn pnalloc_alloc_pages_node_site(
-        site: *const TagSite,
-        nid: c_int,
-        gfp: u32,
-        order: u32,
-    ) -> *mut c_void;
-    fn __pnalloc_alloc_pages_site(
-        site: *const TagSite,
-        gfp: u32,
-        order: u32,
-        nid: c_int,
-        mask: *mut u64,
-        flags: u32,
-    ) -> *mut c_void;
-    fn pnalloc_folio_alloc_site(site: *const TagSite, gfp: u32, order: u32) -> *mut c_void;
-    fn __pnalloc_folio_alloc_node_site(
-        site: *const TagSite,
-        gfp: u32,
-        order: u32,
-        nid: c_int,
-    ) -> *mut c_void;
-    fn __pnalloc_folio_alloc_zonelist_site(
-        site: *const TagSite,
-        gfp: u32,
-        order: u32,
-        nid: c_int,
-        mask: *mut u64,
-        zl: c_int,
-    ) -> *mut c_void;
+    // The exported entry points (src/pnalloc.h) KUnit calls as a module would.
     fn pnalloc_alloc_pages_bulk_site(
         site: *const TagSite,
         gfp: u32,
@@ -120,8 +87,6 @@ extern "C" {
         nr: usize,
         pages: *mut *mut c_void,
     ) -> usize;
-    fn __pnalloc_get_free_pages_site(site: *const TagSite, gfp: u32, order: u32) -> usize;
-    fn pnalloc_get_zeroed_page_site(site: *const TagSite, gfp: u32) -> usize;
     fn pnalloc_alloc_pages_exact_nid_site(
         site: *const TagSite,
         nid: c_int,
@@ -133,7 +98,6 @@ extern "C" {
     fn pnalloc_alloc_tag_init() -> c_int;
     fn pnalloc_tag_read(id: u32, bytes: *mut i64, calls: *mut u64);
     fn pnalloc_split_page(pfn: u64, order: u32);
-    fn pnalloc_bench(nid: c_int, order: u32, iters: usize, result: *mut u64) -> c_int;
     fn pnalloc_alloc_tag_exit();
 }
 
@@ -379,13 +343,6 @@ pub(crate) fn deferred_sync() {
     unsafe { pnalloc_deferred_sync() }
 }
 
-/// Runs one `alloc_pages_nolock()` + `free_pages_nolock()` in context `ctx`
-/// (0 task, 1 hardirq, 2 NMI); `ENOMEM` if the allocation returned NULL.
-pub(crate) fn nolock_test(ctx: i32, nid: i32, order: u32) -> Result {
-    // SAFETY: process context; the callee validates its arguments.
-    to_result(unsafe { pnalloc_nolock_test(ctx, nid, order) })
-}
-
 /// Frees that arrived through `free_pages_nolock()` are applied now.
 pub(crate) fn drain_deferred() {
     // SAFETY: process or irq context, no pnalloc lock held by the caller.
@@ -566,16 +523,6 @@ pub(crate) unsafe fn split_page(pfn: Pfn, order: u32) {
     unsafe { pnalloc_split_page(pfn, order) }
 }
 
-/// Times alloc+free pairs through pnalloc and the kernel allocator in this
-/// boot: ns per pair for (pnalloc, kernel) one at a time, then in batches
-/// of 64.
-pub(crate) fn bench(nid: i32, order: u32, iters: usize) -> Result<[u64; 4]> {
-    let mut r = [0u64; 4];
-    // SAFETY: `r` has room for the four results; the callee validates the rest.
-    to_result(unsafe { pnalloc_bench(nid, order, iters, r.as_mut_ptr()) })?;
-    Ok(r)
-}
-
 /// Creates `allocinfo` and `allocinfo_ext` in pnalloc's debugfs directory.
 pub(crate) fn alloc_tag_init() -> Result {
     // SAFETY: called once, after the directory exists.
@@ -595,45 +542,8 @@ pub(crate) enum FreeHow {
     Pages,
     /// `folio_put(folio)`
     Folio,
-    /// `free_pages(addr, order)`
-    Addr,
     /// `free_pages_exact(virt, size)`
     Exact(usize),
-}
-
-/// The entry points of `pnalloc.h`, by the test interface's names.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum EntryPoint {
-    Pages,
-    Node,
-    Nodemask,
-    Folio,
-    FolioNode,
-    ZonelistDefault,
-    ZonelistPrivate,
-    Bulk,
-    GetFreePages,
-    Zeroed,
-    Exact,
-}
-
-impl EntryPoint {
-    pub(crate) fn from_name(s: &str) -> Option<Self> {
-        Some(match s {
-            "pages" => Self::Pages,
-            "node" => Self::Node,
-            "nodemask" => Self::Nodemask,
-            "folio" => Self::Folio,
-            "folio_node" => Self::FolioNode,
-            "zonelist_default" => Self::ZonelistDefault,
-            "zonelist_private" => Self::ZonelistPrivate,
-            "bulk" => Self::Bulk,
-            "get_free_pages" => Self::GetFreePages,
-            "zeroed" => Self::Zeroed,
-            "exact" => Self::Exact,
-            _ => return None,
-        })
-    }
 }
 
 pub(crate) fn page_pfn(page: *mut c_void) -> Option<Pfn> {
@@ -644,127 +554,28 @@ pub(crate) fn page_pfn(page: *mut c_void) -> Option<Pfn> {
     Some(unsafe { pnalloc_page_to_pfn(page) })
 }
 
-fn addr_pfn(addr: usize) -> Option<Pfn> {
-    if addr == 0 {
-        return None;
+/// `alloc_pages_exact_nid()` through the exported entry point, as a C
+/// caller would: the block's first pfn and order (`size` rounded up to a
+/// power of two pages, the tail beyond `size` already given back).
+pub(crate) fn exact(gfp: u32, nid: i32, size: usize) -> Result<(Pfn, u32, FreeHow)> {
+    if size == 0 || size > (4096 << crate::core::MAX_PAGE_ORDER) {
+        return Err(EINVAL);
     }
-    // SAFETY: `addr` is a direct-map address an entry point returned.
-    Some(unsafe { pnalloc_virt_to_pfn(addr) })
+    // SAFETY: our own exported entry point, called with plain values; it
+    // returns NULL on failure.
+    let v = unsafe { pnalloc_alloc_pages_exact_nid_site(tag_site!(), nid, size, gfp) };
+    if v.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `v` is a direct-map address the entry point returned.
+    let pfn = unsafe { pnalloc_virt_to_pfn(v as usize) };
+    let order = (size.div_ceil(4096) as u64)
+        .next_power_of_two()
+        .trailing_zeros();
+    Ok((pfn, order, FreeHow::Exact(size)))
 }
 
-/// Calls entry point `ep` like a C caller; `arg` is the order, or the
-/// number of pages for `Bulk`, or the size in bytes for `Exact`. Calls
-/// `got(pfn, order, how)` for each block obtained; `ENOMEM` if none.
-pub(crate) fn call_entry(
-    ep: EntryPoint,
-    gfp: u32,
-    arg: u64,
-    nid: i32,
-    mask: Option<u64>,
-    mut got: impl FnMut(Pfn, u32, FreeHow) -> Result,
-) -> Result {
-    let order = u32::try_from(arg).map_err(|_| EINVAL)?;
-    let mut bits = mask.unwrap_or(0);
-    let maskp = if mask.is_some() {
-        &raw mut bits
-    } else {
-        ::core::ptr::null_mut()
-    };
-    let null = ::core::ptr::null_mut::<c_void>();
-    if ep == EntryPoint::Bulk {
-        let nr = usize::try_from(arg).map_err(|_| EINVAL)?;
-        if nr == 0 || nr > 64 {
-            return Err(EINVAL);
-        }
-        let mut pages = [null; 64];
-        // SAFETY: our own exported entry point; `pages` has room for `nr`
-        // entries, all NULL, and `maskp` is NULL or points to `bits`.
-        let n = unsafe {
-            pnalloc_alloc_pages_bulk_site(tag_site!(), gfp, nid, maskp, nr, pages.as_mut_ptr())
-        };
-        for &p in pages.iter().take(n) {
-            if let Some(pfn) = page_pfn(p) {
-                got(pfn, 0, FreeHow::Pages)?;
-            }
-        }
-        return if n == 0 { Err(ENOMEM) } else { Ok(()) };
-    }
-    if ep == EntryPoint::Exact {
-        let size = usize::try_from(arg).map_err(|_| EINVAL)?;
-        if size == 0 || size > (4096 << crate::core::MAX_PAGE_ORDER) {
-            return Err(EINVAL);
-        }
-    }
-    // SAFETY: these are this module's own exported entry points, called with
-    // plain values and a NULL or valid nodemask pointer; they validate the
-    // rest and return NULL/0 on failure.
-    let (page, addr, how) = unsafe {
-        match ep {
-            EntryPoint::Pages => (
-                pnalloc_alloc_pages_site(tag_site!(), gfp, order),
-                0,
-                FreeHow::Pages,
-            ),
-            EntryPoint::Node => (
-                pnalloc_alloc_pages_node_site(tag_site!(), nid, gfp, order),
-                0,
-                FreeHow::Pages,
-            ),
-            EntryPoint::Nodemask => (
-                __pnalloc_alloc_pages_site(tag_site!(), gfp, order, nid, maskp, 0),
-                0,
-                FreeHow::Pages,
-            ),
-            EntryPoint::Folio => (
-                pnalloc_folio_alloc_site(tag_site!(), gfp, order),
-                0,
-                FreeHow::Folio,
-            ),
-            EntryPoint::FolioNode => (
-                __pnalloc_folio_alloc_node_site(tag_site!(), gfp, order, nid),
-                0,
-                FreeHow::Folio,
-            ),
-            EntryPoint::ZonelistDefault => (
-                __pnalloc_folio_alloc_zonelist_site(tag_site!(), gfp, order, nid, maskp, 0),
-                0,
-                FreeHow::Folio,
-            ),
-            EntryPoint::ZonelistPrivate => (
-                __pnalloc_folio_alloc_zonelist_site(tag_site!(), gfp, order, nid, maskp, 1),
-                0,
-                FreeHow::Folio,
-            ),
-            EntryPoint::GetFreePages => (
-                null,
-                __pnalloc_get_free_pages_site(tag_site!(), gfp, order),
-                FreeHow::Addr,
-            ),
-            EntryPoint::Zeroed => (
-                null,
-                pnalloc_get_zeroed_page_site(tag_site!(), gfp),
-                FreeHow::Addr,
-            ),
-            EntryPoint::Exact => {
-                let size = arg as usize;
-                let v = pnalloc_alloc_pages_exact_nid_site(tag_site!(), nid, size, gfp);
-                (null, v as usize, FreeHow::Exact(size))
-            }
-            EntryPoint::Bulk => (null, 0, FreeHow::Pages),
-        }
-    };
-    let pfn = page_pfn(page).or_else(|| addr_pfn(addr)).ok_or(ENOMEM)?;
-    let order = match how {
-        FreeHow::Exact(size) => (size.div_ceil(4096) as u64)
-            .next_power_of_two()
-            .trailing_zeros(),
-        _ if ep == EntryPoint::Zeroed => 0,
-        _ => order,
-    };
-    got(pfn, order, how)
-}
-
-/// Frees a test block the way its entry point pairs with.
+/// Frees a block the way its entry point pairs with.
 ///
 /// # Safety
 ///
@@ -775,7 +586,6 @@ pub(crate) unsafe fn free_as(pfn: Pfn, order: u32, how: FreeHow) {
         match how {
             FreeHow::Pages => pnalloc_free_pages(pfn, order),
             FreeHow::Folio => pnalloc_folio_put(pfn),
-            FreeHow::Addr => pnalloc_free_pages_addr(pnalloc_pfn_to_virt(pfn), order),
             FreeHow::Exact(size) => {
                 pnalloc_free_pages_exact(pnalloc_pfn_to_virt(pfn) as *mut c_void, size)
             }

@@ -2,31 +2,15 @@
 
 //! Everything a loaded pnalloc owns, and the order it is torn down in.
 
-use kernel::{
-    new_mutex,
-    prelude::*,
-    sync::Mutex, //
-};
+use kernel::prelude::*;
 
-use crate::{carve::Carve, core::Pfn, mm_sys, node::Instance};
-
-/// A block held by the test interface (`debugfs/pnalloc/test`).
-#[derive(Clone, Copy)]
-pub(crate) struct Held {
-    pub(crate) pfn: Pfn,
-    pub(crate) order: u32,
-    pub(crate) nid: i32,
-    /// Pages the caller may use (fewer than `1 << order` for `exact`).
-    pub(crate) pages: u64,
-    pub(crate) how: mm_sys::FreeHow,
-}
+use crate::{carve::Carve, mm_sys, node::Instance};
 
 /// The module's state. Dropping it releases every claimed range, so it must
 /// only happen when no page is out (the module refcount guarantees that).
 pub(crate) struct State {
     pub(crate) inst: Pin<KBox<Instance>>,
     pub(crate) carve: Pin<KBox<Carve>>,
-    pub(crate) held: Pin<KBox<Mutex<KVec<Held>>>>,
 }
 
 impl State {
@@ -35,10 +19,9 @@ impl State {
     pub(crate) fn new() -> Result<Self> {
         let inst = Instance::new()?;
         let carve = KBox::pin_init(Carve::new(), GFP_KERNEL)?;
-        let held = KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
         mm_sys::hotplug_init()?;
         inst.as_ref().publish();
-        Ok(State { inst, carve, held })
+        Ok(State { inst, carve })
     }
 
     /// Claims what `nodes` selects (see [`Carve::claim_default`]). The last

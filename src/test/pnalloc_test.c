@@ -12,11 +12,16 @@
  * checking it before the block is freed; half the blocks are handed to the
  * next CPU to free. Meanwhile an hrtimer on every CPU allocates and frees
  * with alloc_pages_nolock()/free_pages_nolock() from hardirq context,
- * which contends with the kthread it interrupts. Not a _HARD hrtimer:
- * like the kernel's, pnalloc's locks are spinlock_t, which lockdep's wait
- * context check (and PREEMPT_RT) forbid there; on !PREEMPT_RT an ordinary
- * hrtimer still expires in hardirq context. The write returns when
- * all is done; reading the file prints the results of the last run.
+ * which contends with the kthread it interrupts, and every fourth expiry
+ * sends the next CPU an NMI that does the same there (nolock.c), landing
+ * wherever that CPU's kthread is, zone lock held or not. Not a _HARD
+ * hrtimer: like the kernel's, pnalloc's locks are spinlock_t, which
+ * lockdep's wait context check (and PREEMPT_RT) forbid there; on
+ * !PREEMPT_RT an ordinary hrtimer still expires in hardirq context. The
+ * write returns when all is done; reading the file prints the results of
+ * the last run.
+ *
+ * debugfs pnalloc_test/test: the selftests' command interface (cmd.c).
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -34,6 +39,7 @@
 #include <linux/uaccess.h>
 
 #include "../pnalloc.h"
+#include "pnalloc_test.h"
 
 enum stress_kind {
 	K_PAGES, K_NODE, K_NODEMASK, K_FOLIO, K_ZL_DEFAULT, K_ZL_PRIVATE,
@@ -69,6 +75,7 @@ struct stress_cpu {
 	u64 ops, fails, mismatches, handed;
 	u64 ops_kind[NR_KINDS];
 	u64 timer_tries, timer_ok;
+	unsigned int next_cpu;	/* frees what this CPU hands over; gets its NMIs */
 	bool timer_on;
 };
 
@@ -318,6 +325,10 @@ static enum hrtimer_restart stress_timer_fn(struct hrtimer *t)
 		sc->timer_ok++;
 		pnalloc_free_pages_nolock(page, 0);
 	}
+	/* An NMI for the next CPU, whatever it is doing, at most one in flight. */
+	if (!(sc->timer_tries & 3))
+		pnt_nmi_kick(sc->next_cpu, random_node(get_random_u32()),
+			     get_random_u32_below(PAGE_ALLOC_COSTLY_ORDER + 1));
 	if (!READ_ONCE(sc->timer_on))
 		return HRTIMER_NORESTART;
 	hrtimer_forward_now(t, ns_to_ktime(NSEC_PER_MSEC));
@@ -334,6 +345,7 @@ static int stress_thread(void *arg)
 	next = cpumask_next(cpu, cpu_online_mask);
 	if (next >= nr_cpu_ids)
 		next = cpumask_first(cpu_online_mask);
+	sc->next_cpu = next;
 	/* Everyone starts together. */
 	wait_for_completion(&go);
 	WRITE_ONCE(sc->timer_on, true);
@@ -391,6 +403,7 @@ static int stress_run(u64 seed, u64 ops)
 		prandom_seed_state(&sc->rnd, seed + cpu);
 		sc->ring.head = sc->ring.tail = 0;
 	}
+	pnt_nmi_reset();
 	start = ktime_get_ns();
 	for_each_online_cpu(cpu) {
 		t = kthread_run_on_cpu(stress_thread, (void *)(unsigned long)cpu,
@@ -419,6 +432,7 @@ static int stress_run(u64 seed, u64 ops)
 static int stress_show(struct seq_file *m, void *v)
 {
 	u64 ops = 0, fails = 0, mism = 0, handed = 0, tt = 0, tok = 0;
+	u64 nt = 0, nok = 0, t, ok;
 	u64 kinds[NR_KINDS] = { 0 };
 	unsigned int cpu, k;
 
@@ -432,12 +446,16 @@ static int stress_show(struct seq_file *m, void *v)
 		handed += sc->handed;
 		tt += sc->timer_tries;
 		tok += sc->timer_ok;
+		pnt_nmi_counts(cpu, &t, &ok);
+		nt += t;
+		nok += ok;
 		for (k = 0; k < NR_KINDS; k++)
 			kinds[k] += sc->ops_kind[k];
 	}
 	seq_printf(m, "seed %llu ops %llu alloc_failures %llu mismatches %llu handed_to_other_cpu %llu ms %llu\n",
 		   base_seed, ops, fails, mism, handed, last_ms);
 	seq_printf(m, "hardirq_nolock tries %llu ok %llu\n", tt, tok);
+	seq_printf(m, "nmi_nolock tries %llu ok %llu\n", nt, nok);
 	for (k = 0; k < NR_KINDS; k++)
 		seq_printf(m, "kind %s %llu\n", kind_names[k], kinds[k]);
 	mutex_unlock(&stress_lock);
@@ -452,17 +470,18 @@ static int stress_open(struct inode *inode, struct file *file)
 static ssize_t stress_write(struct file *file, const char __user *ubuf,
 			    size_t len, loff_t *ppos)
 {
-	char buf[64];
+	char buf[64], *w[2];
 	u64 seed, ops;
-	int ret;
+	int n, ret;
 
-	if (!len || len >= sizeof(buf))
+	n = pnt_read_words(ubuf, len, buf, sizeof(buf), w, ARRAY_SIZE(w));
+	if (n < 0)
+		return n;
+	if (n != 2)
 		return -EINVAL;
-	if (copy_from_user(buf, ubuf, len))
-		return -EFAULT;
-	buf[len] = 0;
-	if (sscanf(buf, "%llu %llu", &seed, &ops) != 2)
-		return -EINVAL;
+	ret = pnt_parse_u64(w[0], &seed) ?: pnt_parse_u64(w[1], &ops);
+	if (ret)
+		return ret;
 	if (!ops || ops > 100000000)
 		return -ERANGE;
 	if (!mutex_trylock(&stress_lock))
@@ -484,6 +503,7 @@ static const struct file_operations stress_fops = {
 static int __init pnalloc_test_init(void)
 {
 	unsigned int cpu;
+	int ret;
 
 	stress_cpus = alloc_percpu(struct stress_cpu);
 	if (!stress_cpus)
@@ -495,14 +515,23 @@ static int __init pnalloc_test_init(void)
 		hrtimer_setup(&sc->timer, stress_timer_fn, CLOCK_MONOTONIC,
 			      HRTIMER_MODE_REL_PINNED);
 	}
+	ret = pnt_nolock_init();
+	if (ret) {
+		free_percpu(stress_cpus);
+		return ret;
+	}
 	test_dir = debugfs_create_dir("pnalloc_test", NULL);
 	debugfs_create_file("stress", 0600, test_dir, NULL, &stress_fops);
+	pnt_cmd_init(test_dir);
 	return 0;
 }
 
 static void __exit pnalloc_test_exit(void)
 {
+	/* No writer is left once the files are gone. */
 	debugfs_remove(test_dir);
+	pnt_cmd_exit();
+	pnt_nolock_exit();
 	free_percpu(stress_cpus);
 }
 
