@@ -522,6 +522,30 @@ fn a_zeroed_pcp_is_the_boot_pageset() {
     check(z, &[]);
 }
 
+/// The edges of `nr_pcp_alloc()` and `nr_pcp_free()` in 7.3: `high ==
+/// batch` is a working pageset (only `high < batch` is the boot one), and
+/// `alloc_factor` grows only while the scaled batch fits and it is below
+/// `CONFIG_PCP_BATCH_SCALE_MAX`.
+#[test]
+fn pcp_batch_edges_match_the_kernel() {
+    use crate::pcp::PCP_BATCH_SCALE_MAX;
+
+    let mut p = PerCpuPages::new();
+    p.set_high_batch(8, 8).unwrap();
+    // max_nr_alloc = max(8 - 0 - 8, 8) = 8: 8 fits, the factor grows.
+    assert_eq!((p.nr_pcp_alloc(0), p.alloc_factor), (8, 1));
+    // batch 16 > max_nr_alloc 8: clamped, and the factor stays.
+    assert_eq!((p.nr_pcp_alloc(0), p.alloc_factor), (8, 1));
+    // free_count 0 clamps up to batch: 8 pages, not the boot pageset's 1.
+    assert_eq!(p.nr_pcp_free(), 8);
+
+    let mut p = PerCpuPages::new();
+    p.set_high_batch(400, 2).unwrap();
+    p.alloc_factor = PCP_BATCH_SCALE_MAX;
+    // 2 << 5 = 64 fits in max(400 - 2, 2), but the factor is at its cap.
+    assert_eq!((p.nr_pcp_alloc(0), p.alloc_factor), (64, PCP_BATCH_SCALE_MAX));
+}
+
 // ---- memory failure ----------------------------------------------------
 
 /// Free blocks per order as a vector of (order, pfn - BASE) on each list.
