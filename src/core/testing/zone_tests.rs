@@ -543,7 +543,10 @@ fn pcp_batch_edges_match_the_kernel() {
     p.set_high_batch(400, 2).unwrap();
     p.alloc_factor = PCP_BATCH_SCALE_MAX;
     // 2 << 5 = 64 fits in max(400 - 2, 2), but the factor is at its cap.
-    assert_eq!((p.nr_pcp_alloc(0), p.alloc_factor), (64, PCP_BATCH_SCALE_MAX));
+    assert_eq!(
+        (p.nr_pcp_alloc(0), p.alloc_factor),
+        (64, PCP_BATCH_SCALE_MAX)
+    );
 }
 
 // ---- memory failure ----------------------------------------------------
