@@ -286,6 +286,29 @@ impl Carve {
         Ok(pages)
     }
 
+    /// Checks the `nodes` module parameter before anything is set up: every
+    /// node it names must be a possible node without CPUs (a private node
+    /// never serves a CPU's local allocations). `EINVAL` otherwise, so a
+    /// mistyped mask fails `insmod` instead of loading with fewer nodes.
+    pub(crate) fn check_nodes_param(nodes_param: u64) -> Result {
+        for nid in 0..MAX_NID {
+            if nodes_param & (1 << nid) == 0 {
+                continue;
+            }
+            let ok = nid < mm_sys::nr_node_ids()
+                && mm_sys::node_info(nid).is_ok_and(|i| i.possible != 0 && i.has_cpu == 0);
+            if !ok {
+                pr_err!(
+                    "nodes={:#x}: node {} is not a possible CPU-less node\n",
+                    nodes_param,
+                    nid
+                );
+                return Err(EINVAL);
+            }
+        }
+        Ok(())
+    }
+
     /// At load: claims the memoryless, CPU-less nodes (`nodes` 0), or the
     /// nodes `nodes` names, taking over memory the kernel onlined there.
     /// Named nodes stay registered even without memory, so that memory

@@ -99,15 +99,16 @@ impl Drop for AllocTagFiles {
 
 impl kernel::InPlaceModule for Pnalloc {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let nodes = module_parameters::nodes.value();
         try_pin_init!(&this in Self {
-            state: Arc::new(state::State::new()?, GFP_KERNEL)?,
+            state: Arc::new(state::State::new(nodes)?, GFP_KERNEL)?,
             // SAFETY: `state` is initialised above, before this field.
             debugfs <- debugfs::PnallocDebugfs::new(unsafe { &(*this.as_ptr()).state }),
             _tags: AllocTagFiles::new()?,
         }? Error)
-        .pin_chain(|this| {
+        .pin_chain(move |this| {
             if module_parameters::claim.value() {
-                this.state.claim_at_load(module_parameters::nodes.value());
+                this.state.claim_at_load(nodes);
             }
             Ok(())
         })

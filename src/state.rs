@@ -14,9 +14,10 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Creates the instance and installs the hotplug hooks; nothing is
-    /// claimed yet (see [`State::claim_at_load`]).
-    pub(crate) fn new() -> Result<Self> {
+    /// Checks the `nodes` parameter, creates the instance and installs the
+    /// hotplug hooks; nothing is claimed yet (see [`State::claim_at_load`]).
+    pub(crate) fn new(nodes: u64) -> Result<Self> {
+        Carve::check_nodes_param(nodes)?;
         let inst = Instance::new()?;
         let carve = KBox::pin_init(Carve::new(), GFP_KERNEL)?;
         mm_sys::hotplug_init()?;
