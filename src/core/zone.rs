@@ -488,13 +488,11 @@ impl<S: FrameStore> Zone<S> {
             // The free list a buddy is on is its own record; below pageblock
             // order it equals the pageblock type in the kernel, but here it is
             // read from the frame so a block is always removed from its list.
+            // Like 7.3, no counter moves: the two types differ only above
+            // pageblock order, where both are mergeable and
+            // account_freepages() counts them alike.
             let listed_mt = self.frames.get(buddy).map_or(buddy_mt, |m| m.mt);
             self.del_page_from_free_list(buddy, order, listed_mt);
-            if listed_mt != mt {
-                // The buddy's pages change type: move them in the counters.
-                self.account_freepages(-(1i64 << order), listed_mt);
-                self.account_freepages(1i64 << order, mt);
-            }
             if buddy_mt != mt {
                 self.change_pageblock_range(buddy, order, mt);
             }
@@ -606,11 +604,13 @@ impl<S: FrameStore> Zone<S> {
         (free, movable)
     }
 
-    /// `__move_freepages_block()` + `set_pageblock_migratetype()`: returns the
-    /// number of free pages moved.
-    fn move_freepages_block(&mut self, pfn: Pfn, old: MigrateType, new: MigrateType) -> u64 {
+    /// `__move_freepages_block()` + `set_pageblock_migratetype()`. 7.3's count
+    /// of pages moved is not returned: its callers only test it against -1
+    /// (a block straddling the zone, which a private zone never has) and,
+    /// in the unreserve, against 0, which cannot be: the block was found by
+    /// one of its free pages.
+    fn move_freepages_block(&mut self, pfn: Pfn, old: MigrateType, new: MigrateType) {
         let start = Self::pageblock_start(pfn);
-        let mut moved = 0;
         let mut p = start;
         while p < start + PAGEBLOCK_NR_PAGES {
             match self.frames.get(p) {
@@ -619,14 +619,12 @@ impl<S: FrameStore> Zone<S> {
                     if listed == old {
                         self.move_to_free_list(p, order, old, new);
                     }
-                    moved += 1u64 << order;
                     p += 1 << order;
                 }
                 _ => p += 1,
             }
         }
         self.set_pageblock_mt(start, new);
-        moved
     }
 
     /// `try_to_claim_block()`

@@ -444,3 +444,79 @@ fn nofragment_retries_the_local_node_before_a_remote_one() {
     let (z, _, f) = get_page_from_freelist(&mut inst, &ac3, 0, flags).unwrap();
     assert_eq!((z.nid, f.nofragment), (3, true));
 }
+
+// ---- zonelists and nodemasks at their edges ------------------------------
+
+#[test]
+fn nodemask_sets_and_tests_only_node_ids_it_can_hold() {
+    let mut m = NodeMask::default();
+    for nid in [0, 5, 63] {
+        m.set(nid);
+    }
+    let want = 1 | 1 << 5 | 1 << 63;
+    assert_eq!(m.0, want);
+    assert!(m.contains(0) && m.contains(5) && m.contains(63));
+    assert!(!m.contains(1) && !m.contains(62));
+    // node_set() ignores, node_isset() denies ids out of range.
+    for nid in [64, 65, -1, i32::MAX, i32::MIN] {
+        m.set(nid);
+        assert!(!m.contains(nid), "{nid}");
+        assert!(!NodeMask(u64::MAX).contains(nid), "{nid}");
+    }
+    assert_eq!(m.0, want);
+}
+
+#[test]
+fn every_node_with_both_zones_fits_one_zonelist() {
+    use crate::zonelist::{Zonelist, MAX_ZONEREFS};
+    use crate::MAX_NUMNODES;
+    assert_eq!(MAX_ZONEREFS, 128);
+    assert!(Zonelist::new().is_empty() && Zonelist::default().is_empty());
+    let mut t = Topology::new();
+    for nid in 0..MAX_NUMNODES as i32 {
+        t.set_node(
+            nid,
+            Some(NodeDesc {
+                owner: 0,
+                populated: 0b11,
+            }),
+        );
+    }
+    for sel in [AllocZonelist::Default, AllocZonelist::Private] {
+        let l = t.zonelist(9, sel, false).unwrap();
+        assert_eq!((l.len(), l.is_empty()), (MAX_ZONEREFS, false));
+        // Each node's two zones, Movable first, each node once.
+        let mut seen = [0u8; MAX_NUMNODES];
+        for (i, z) in l.iter().enumerate() {
+            let want = [ZoneType::Movable, ZoneType::Normal][i % 2];
+            assert_eq!(z.zone, want);
+            seen[usize::from(z.nid)] += 1;
+        }
+        assert_eq!(seen, [2; MAX_NUMNODES]);
+        assert_eq!(l.get(0).map(|z| z.nid), Some(9));
+        assert_eq!(l.get(MAX_ZONEREFS), None);
+    }
+    // A private node with nothing populated (yet) has empty lists.
+    t.set_node(
+        9,
+        Some(NodeDesc {
+            owner: 0,
+            populated: 0,
+        }),
+    );
+    assert!(t
+        .zonelist(9, AllocZonelist::Default, true)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn node_distance_reads_the_table() {
+    let mut t = Topology::new();
+    // LOCAL_DISTANCE and REMOTE_DISTANCE until told otherwise.
+    assert_eq!((t.distance(0, 0), t.distance(63, 63)), (10, 10));
+    assert_eq!((t.distance(0, 63), t.distance(3, 5)), (20, 20));
+    t.set_distance(3, 5, 42);
+    assert_eq!((t.distance(3, 5), t.distance(5, 3)), (42, 20));
+    assert_eq!((t.distance(64, 0), t.distance(0, -1)), (u8::MAX, u8::MAX));
+}

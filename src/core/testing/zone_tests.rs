@@ -819,3 +819,317 @@ fn remove_range_takes_withdrawn_pages() {
     assert_eq!((z.nr_free_pages, z.nr_hwpoison), (1024, 0));
     check(z, &[]);
 }
+
+// ---- edges the mutation run found untested -----------------------------
+
+/// The flags of a high-order GFP_ATOMIC request in the slow path:
+/// ALLOC_HIGHATOMIC at WMARK_MIN, which may reserve its pageblock.
+const SLOW_ATOMIC: AllocFlags = AllocFlags {
+    wmark: Watermark::Min,
+    highatomic: true,
+    non_block: true,
+    min_reserve: true,
+    ..AllocFlags::DEFAULT
+};
+
+/// A `VecStore` that records the pageblock type changes it is told of, as
+/// the module's store keeps a copy of them for lockless readers.
+#[derive(Default)]
+struct Recording {
+    inner: VecStore,
+    changes: Vec<(Pfn, MigrateType)>,
+}
+
+impl FrameStore for Recording {
+    fn get(&self, pfn: Pfn) -> Option<&FrameMeta> {
+        self.inner.get(pfn)
+    }
+    fn get_mut(&mut self, pfn: Pfn) -> Option<&mut FrameMeta> {
+        self.inner.get_mut(pfn)
+    }
+    fn add_range(&mut self, start: Pfn, nr: u64) -> Result<(), CoreError> {
+        self.inner.add_range(start, nr)
+    }
+    fn remove_range(&mut self, start: Pfn) -> Result<(), CoreError> {
+        self.inner.remove_range(start)
+    }
+    fn pageblock_changed(&mut self, pfn: Pfn, mt: MigrateType) {
+        self.changes.push((pfn, mt));
+    }
+}
+
+#[test]
+fn add_range_tells_the_store_of_every_pageblock() {
+    let mut z = Zone::new(1, ZoneType::Normal, Recording::default());
+    z.add_range(BASE, 2048).unwrap();
+    let m = MigrateType::Movable;
+    assert_eq!(
+        z.frames.changes,
+        [
+            (BASE, m),
+            (BASE + 512, m),
+            (BASE + 1024, m),
+            (BASE + 1536, m)
+        ]
+    );
+}
+
+#[test]
+fn ranges_may_touch_and_stay_apart() {
+    // Ranges are half-open: one may end where the next starts.
+    let mut z = zone(1024);
+    z.add_range(BASE + 1024, 1024).unwrap();
+    z.add_range(BASE - 1024, 1024).unwrap();
+    assert_eq!((z.managed_pages, z.nr_free_pages), (3072, 3072));
+    let mut z = check(z, &[]);
+    // The middle one goes without touching the blocks on either side.
+    z.remove_range(BASE).unwrap();
+    assert_eq!((z.managed_pages, z.nr_free_pages), (2048, 2048));
+    assert_eq!(z.nr_free_per_order()[10], 2);
+    assert!(z.is_free_buddy_page(BASE + 1024) && z.is_free_buddy_page(BASE - 1));
+    check(z, &[]);
+}
+
+#[test]
+fn remove_range_gives_back_only_its_own_highatomic_pageblocks() {
+    // A one-block range before a large one: 52224 pages, 1% is a pageblock.
+    let mut z = zone(1024);
+    z.add_range(BASE + 1024, 51200).unwrap();
+    // An order-9 block takes the first pageblock of the small range; the
+    // atomic request splits the second, which becomes the reserve.
+    let x = z.rmqueue_smallest(9, MigrateType::Movable).unwrap();
+    let y = z
+        .rmqueue_buddy(2, MigrateType::Movable, SLOW_ATOMIC)
+        .unwrap();
+    assert_eq!((x, y), (BASE, BASE + 512));
+    assert_eq!(z.pageblock_mt(BASE + 512), MigrateType::HighAtomic);
+    assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES);
+    z.free_pages(y, 2);
+    z.free_pages(x, 9);
+    assert_eq!(z.nr_free_highatomic, PAGEBLOCK_NR_PAGES);
+    // Its second pageblock was the reserve: gone with the range.
+    z.remove_range(BASE).unwrap();
+    assert_eq!((z.nr_reserved_highatomic, z.nr_free_highatomic), (0, 0));
+    let mut z = check(z, &[]);
+    // Added again, at the tail of the lists: the next reserve is the first
+    // pageblock of the large range, right after the small one's end.
+    z.add_range(BASE, 1024).unwrap();
+    let y = z
+        .rmqueue_buddy(2, MigrateType::Movable, SLOW_ATOMIC)
+        .unwrap();
+    assert_eq!(y, BASE + 1024);
+    assert_eq!(z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES);
+    z.remove_range(BASE).unwrap();
+    assert_eq!(
+        z.nr_reserved_highatomic, PAGEBLOCK_NR_PAGES,
+        "a reserve outside the range stays"
+    );
+    assert_eq!(z.nr_free_highatomic, 508);
+    check(z, &[(y, 2)]);
+}
+
+#[test]
+fn pcp_free_count_stops_at_the_scaled_batch() {
+    // batch 2 << CONFIG_PCP_BATCH_SCALE_MAX = 64: free_count counts the
+    // pages freed up to 64 and no further (high 500 keeps them all listed).
+    let mut z = zone(1024);
+    let mut p = PerCpuPages::new();
+    p.set_high_batch(500, 2).unwrap();
+    let pfns: Vec<Pfn> = (0..66)
+        .map(|_| z.rmqueue_smallest(0, MigrateType::Movable).unwrap())
+        .collect();
+    for (i, &pfn) in pfns.iter().enumerate() {
+        assert!(crate::pcp::free_pcp(
+            &mut p,
+            &mut z,
+            pfn,
+            0,
+            MigrateType::Movable,
+            false
+        ));
+        assert_eq!(p.free_count, (i as u32 + 1).min(64));
+    }
+    assert_eq!((p.count, p.stat.drain), (66, 0));
+    // nr_pcp_free() = clamp(free_count, batch, high - batch).
+    assert_eq!(p.nr_pcp_free(), 64);
+    p.drain(&mut z);
+    check(z, &[]);
+}
+
+#[test]
+fn claims_are_tried_from_half_a_pageblock_or_for_unmovable_and_reclaimable() {
+    use MigrateType::{HighAtomic, Movable, Reclaimable, Unmovable};
+    let claim = Zone::<VecStore>::should_try_claim_block;
+    // order >= pageblock_order / 2, whatever the type.
+    for mt in [Movable, Unmovable, Reclaimable] {
+        assert!(claim(4, mt) && claim(9, mt) && claim(10, mt), "{mt:?}");
+    }
+    // Below it only unmovable and reclaimable requests claim.
+    for order in 0..4 {
+        assert!(claim(order, Unmovable) && claim(order, Reclaimable));
+        assert!(!claim(order, Movable) && !claim(order, HighAtomic));
+    }
+}
+
+/// A 51200-page zone whose only free pages are its HIGHATOMIC reserve:
+/// the pageblock of an order-2 atomic block, 508 pages in one block of
+/// each order 2..=8. Returns it with the blocks handed out.
+fn only_highatomic_left() -> (Zone<VecStore>, Vec<(Pfn, u32)>) {
+    let mut z = zone(51200);
+    let a = z
+        .rmqueue_buddy(2, MigrateType::Movable, SLOW_ATOMIC)
+        .unwrap();
+    assert_eq!(a, BASE);
+    let mut out = vec![(a, 2)];
+    while let Some(p) = z.rmqueue_smallest(9, MigrateType::Movable) {
+        out.push((p, 9));
+    }
+    assert_eq!(out.len(), 100);
+    assert_eq!((z.nr_free_pages, z.nr_free_highatomic), (508, 508));
+    assert_eq!(
+        z.nr_free_per_order_mt(MigrateType::HighAtomic),
+        [0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+    );
+    (z, out)
+}
+
+#[test]
+fn failing_oom_and_non_blocking_requests_take_the_highatomic_reserve() {
+    let (mut z, mut out) = only_highatomic_left();
+    // Neither ALLOC_OOM nor ALLOC_NON_BLOCK: __GFP_HIGH alone gets nothing.
+    let high = AllocFlags {
+        wmark: Watermark::Min,
+        min_reserve: true,
+        ..AllocFlags::DEFAULT
+    };
+    assert_eq!(z.rmqueue_buddy(0, MigrateType::Movable, high), None);
+    assert_eq!(z.rmqueue_buddy(0, MigrateType::Unmovable, high), None);
+    // ALLOC_NON_BLOCK alone: the smallest reserve block, split.
+    let non_block = AllocFlags {
+        non_block: true,
+        ..high
+    };
+    let p = z.rmqueue_buddy(0, MigrateType::Movable, non_block).unwrap();
+    assert_eq!(p, BASE + 4);
+    // ALLOC_OOM alone: the next one.
+    let oom = AllocFlags {
+        oom: true,
+        ..AllocFlags::DEFAULT
+    };
+    let q = z.rmqueue_buddy(0, MigrateType::Unmovable, oom).unwrap();
+    assert_eq!(q, BASE + 5);
+    assert_eq!(z.nr_free_highatomic, 506);
+    assert_eq!(z.stat.highatomic_reserved, 1, "no new reserve");
+    out.extend([(p, 0), (q, 0)]);
+    check(z, &out);
+}
+
+#[test]
+fn high_order_watermark_counts_highatomic_blocks_only_for_highatomic_and_oom() {
+    let (mut z, mut out) = only_highatomic_left();
+    // Two order-0 movable pages free beside the reserve: an order-9
+    // block taken back page by page, and pages 0 and 2 of it freed.
+    let (q, _) = out.pop().unwrap();
+    z.free_pages(q, 9);
+    for i in 0..512 {
+        assert_eq!(z.rmqueue_smallest(0, MigrateType::Movable), Some(q + i));
+        if i != 0 && i != 2 {
+            out.push((q + i, 0));
+        }
+    }
+    z.free_pages(q, 0);
+    z.free_pages(q + 2, 0);
+    assert_eq!((z.nr_free_pages, z.nr_free_highatomic), (510, 508));
+    assert_eq!(z.nr_free_per_order(), [2, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
+    // Mark 0. Without reserves: free 510 - (1 + 508) = 1 > 0, so the
+    // order-0 test passes, but no order >= 1 block is free on a pcp type.
+    let none = AllocFlags {
+        wmark: Watermark::Min,
+        ..AllocFlags::DEFAULT
+    };
+    assert!(z.watermark_ok(0, 0, none));
+    assert!(!z.watermark_ok(1, 0, none));
+    // GFP_ATOMIC without ALLOC_HIGHATOMIC may count the reserve's pages,
+    // not use its blocks.
+    let atomic = AllocFlags {
+        highatomic: false,
+        ..SLOW_ATOMIC
+    };
+    assert!(!z.watermark_ok(1, 0, atomic));
+    // ALLOC_HIGHATOMIC or ALLOC_OOM: the HIGHATOMIC blocks of order 2..=8.
+    assert!(z.watermark_ok(1, 0, SLOW_ATOMIC));
+    assert!(z.watermark_ok(8, 0, SLOW_ATOMIC));
+    assert!(!z.watermark_ok(9, 0, SLOW_ATOMIC));
+    let oom = AllocFlags { oom: true, ..none };
+    assert!(z.watermark_ok(1, 0, oom));
+    let highatomic = AllocFlags {
+        highatomic: true,
+        ..none
+    };
+    assert!(z.watermark_ok(1, 0, highatomic));
+    check(z, &out);
+}
+
+#[test]
+fn oom_victims_get_half_of_what_is_left_of_min() {
+    let mut z = zone(4096);
+    let min = z.wmark_pages(Watermark::Min).unwrap();
+    assert_eq!(min, 128);
+    let mut out = Vec::new();
+    let mut take = |z: &mut Zone<VecStore>, free: u64| {
+        while z.nr_free_pages > free {
+            out.push((z.rmqueue_smallest(0, MigrateType::Movable).unwrap(), 0));
+        }
+    };
+    let oom = AllocFlags {
+        wmark: Watermark::Min,
+        oom: true,
+        ..AllocFlags::DEFAULT
+    };
+    // ALLOC_OOM alone: 128 - 128 / 2 = 64.
+    take(&mut z, 65);
+    assert!(z.watermark_ok(0, min, oom));
+    take(&mut z, 64);
+    assert!(!z.watermark_ok(0, min, oom));
+    // With __GFP_HIGH: 128 - 64 = 64, then 64 - 32 = 32.
+    let high = AllocFlags {
+        min_reserve: true,
+        ..oom
+    };
+    take(&mut z, 33);
+    assert!(z.watermark_ok(0, min, high));
+    take(&mut z, 32);
+    assert!(!z.watermark_ok(0, min, high));
+    // And non-blocking: 64 - 64 / 4 = 48, then 48 - 24 = 24.
+    let atomic = AllocFlags {
+        non_block: true,
+        ..high
+    };
+    take(&mut z, 25);
+    assert!(z.watermark_ok(0, min, atomic));
+    take(&mut z, 24);
+    assert!(!z.watermark_ok(0, min, atomic));
+    check(z, &out);
+}
+
+#[test]
+fn unreserving_a_max_order_block_gives_back_both_pageblocks() {
+    let mut z = zone(51200);
+    // An order-10 atomic block reserves both its pageblocks (1 << 10
+    // pages), over the one-pageblock cap, which is checked before.
+    let a = z
+        .rmqueue_buddy(10, MigrateType::Movable, SLOW_ATOMIC)
+        .unwrap();
+    assert_eq!(a, BASE);
+    assert_eq!(z.nr_reserved_highatomic, 2 * PAGEBLOCK_NR_PAGES);
+    assert_eq!(z.pageblock_counts(), [0, 98, 0, 2]);
+    // Freed per pageblock, the two halves merge back on the HIGHATOMIC list.
+    z.free_pages(a, 10);
+    assert_eq!(z.nr_free_per_order_mt(MigrateType::HighAtomic)[10], 1);
+    assert_eq!(z.nr_free_highatomic, 1024);
+    // size = max(pageblock_nr_pages, 1 << 10): all of it in one go.
+    assert!(z.unreserve_highatomic_pageblock(MigrateType::Movable, false));
+    assert_eq!((z.nr_reserved_highatomic, z.nr_free_highatomic), (0, 0));
+    assert_eq!(z.pageblock_counts(), [0, 100, 0, 0]);
+    check(z, &[]);
+}
