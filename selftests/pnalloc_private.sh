@@ -26,7 +26,7 @@ done
 HAS_MEMORY_BEFORE=$(cat $PN_SYS_NODE/has_memory)
 pn_dmesg_mark
 
-ktap_set_plan 12
+ktap_set_plan 13
 
 # 1
 claims() {
@@ -153,8 +153,10 @@ busy_refusals() {
 	r=$(pn_write $D/control "release $START1_PHYS")
 	[ "$r" = "Device or resource busy" ] || { ktap_print_msg "release with a page out: $r"; ok=1; }
 	[ "$(cat $D/ranges)" = "$ranges" ] || { ktap_print_msg "ranges changed"; ok=1; }
-	# Refused twice over: pnalloc_test uses pnalloc, and each online block
-	# holds a reference; the release above is the page-specific refusal.
+	# Unloading needs every block released first (each online block holds
+	# a module reference), so the refused release above is what keeps a
+	# page that is out from being lost by an unload; rmmod itself is
+	# refused here by those references and by pnalloc_test's use.
 	rmmod pnalloc 2>/dev/null && { ktap_print_msg "rmmod succeeded with a page out"; return 1; }
 	pn_loaded || ok=1
 	[ "$(pn_write $PN_TEST "free 1")" = ok ] || ok=1
@@ -242,6 +244,30 @@ pagetypeinfo_format() {
 ktap_test_result "pagetypeinfo uses /proc/pagetypeinfo's layout" pagetypeinfo_format
 
 # 11
+# Node $N1's pageblocks in pfn order, one "<type letter><free pages>" a line.
+pageblocks_of() {
+	awk -v n="$1" '$1 == "node" { cur = $2; next } cur == n { for (i = 1; i <= NF; i++) print $i }' $D/pageblocks
+}
+pageblocks_dump() {
+	local ok=0 managed free blocks sum partial
+	[ "$(pn_write $PN_TEST "alloc $N1 0 1")" = ok ] || return 1
+	[ "$(pn_write $D/control drain)" = ok ] || ok=1
+	managed=$(pn_zone_field "$N1" managed)
+	free=$(pn_zone_field "$N1" free)
+	blocks=$(pageblocks_of "$N1" | wc -l)
+	sum=$(pageblocks_of "$N1" | awk '{ s += substr($1, 2) } END { print s + 0 }')
+	partial=$(pageblocks_of "$N1" | grep -cv '^[UMRH]512$')
+	[ "$blocks" = $((managed / 512)) ] || { ktap_print_msg "$blocks pageblocks, managed $managed"; ok=1; }
+	[ "$sum" = "$free" ] || { ktap_print_msg "pageblocks free $sum, zoneinfo free $free"; ok=1; }
+	[ "$((managed - free))" = 1 ] || { ktap_print_msg "managed $managed free $free"; ok=1; }
+	[ "$partial" = 1 ] && pageblocks_of "$N1" | grep -qx '[UMRH]511' ||
+		{ ktap_print_msg "$partial pageblocks not wholly free: $(pageblocks_of "$N1" | grep -v '512$' | head -3)"; ok=1; }
+	[ "$(pn_write $PN_TEST "free 1")" = ok ] || ok=1
+	return $ok
+}
+ktap_test_result "pageblocks shows each pageblock's type and free pages, summing to the zone's free count" pageblocks_dump
+
+# 12
 unload_restores() {
 	pn_unload || return 1
 	local ok=0 n
@@ -253,7 +279,7 @@ unload_restores() {
 }
 ktap_test_result "unload leaves every block offline and N_MEMORY as it was" unload_restores
 
-# 12
+# 13
 ktap_test_result "no kernel warnings or lockdep reports" pn_no_splats
 
 ktap_finished

@@ -7,6 +7,8 @@
 //! - `buddyinfo`, `pagetypeinfo`: the exact formats of `/proc/buddyinfo` and
 //!   `/proc/pagetypeinfo`, for the private nodes, so existing parsers work;
 //! - `zoneinfo`: watermarks and counters per private zone;
+//! - `pageblocks`: every pageblock's migratetype and free pages, for a
+//!   picture of fragmentation (`scripts/bench-report.py` draws one);
 //! - `control` (0200): claim and release ranges (see [`crate::control`]).
 //!
 //! Read-only files are 0400 and written files 0200, as the kernel's
@@ -29,7 +31,7 @@ use crate::{
     core::{
         frame::FrameStore,
         migratetype::{MigrateType, MIGRATE_TYPES},
-        zone::ZoneStat,
+        zone::{ZoneStat, MAX_RANGES},
         NR_PAGE_ORDERS, PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER,
     },
     mm_sys,
@@ -57,6 +59,8 @@ pub(crate) struct PnallocDebugfs {
     #[pin]
     zoneinfo: File<Arc<State>>,
     #[pin]
+    pageblocks: File<Arc<State>>,
+    #[pin]
     control: File<Arc<State>>,
     // Dropped last: the files above are removed before their directory.
     dir: Dir,
@@ -72,6 +76,7 @@ impl PnallocDebugfs {
             buddyinfo <- dir.read_callback_file(c"buddyinfo", s.clone(), &buddyinfo_show),
             pagetypeinfo <- dir.read_callback_file(c"pagetypeinfo", s.clone(), &pagetypeinfo_show),
             zoneinfo <- dir.read_callback_file(c"zoneinfo", s.clone(), &zoneinfo_show),
+            pageblocks <- dir.read_callback_file(c"pageblocks", s.clone(), &pageblocks_show),
             control <- dir.write_callback_file(c"control", s.clone(), &control::control_write),
             dir,
         }? Error)
@@ -248,6 +253,64 @@ struct ZoneSnap {
     reserved_highatomic: u64,
     hwpoison: u64,
     stat: ZoneStat,
+}
+
+/// Pageblocks per line of `pageblocks`, read under one zone lock hold.
+const PAGEBLOCKS_PER_LINE: usize = 32;
+
+/// One letter per migratetype, in [`MigrateType::ALL`] order.
+const TYPE_LETTERS: [char; MIGRATE_TYPES] = ['U', 'M', 'R', 'H'];
+
+/// Per private node and range, one `<type letter><free pages>` entry per
+/// pageblock in pfn order (`M512` is a free movable pageblock). The zone
+/// lock is taken per line, not for the whole node, as the kernel's
+/// pagetypeinfo walk does per zone: the picture is of a node at rest.
+fn pageblocks_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(
+        f,
+        "pages per block {PAGEBLOCK_NR_PAGES}; types {TYPE_LETTERS:?}"
+    )?;
+    for nid in 0..mm_sys::nr_node_ids() {
+        let Ok(zone) = s.inst.zone(nid) else {
+            continue;
+        };
+        let ranges: [Option<(u64, u64)>; MAX_RANGES] = {
+            let z = zone.lock();
+            let mut ranges = [None; MAX_RANGES];
+            for (slot, r) in ranges.iter_mut().zip(z.ranges()) {
+                *slot = Some((r.start, r.end()));
+            }
+            ranges
+        };
+        for (start, end) in ranges.into_iter().flatten() {
+            let nr = (end - start) / PAGEBLOCK_NR_PAGES;
+            writeln!(f, "node {nid} start_pfn {start:#x} pageblocks {nr}")?;
+            let mut pfn = start;
+            while pfn < end {
+                let mut line = [(MigrateType::Movable, 0u64); PAGEBLOCKS_PER_LINE];
+                let mut n = 0;
+                {
+                    let z = zone.lock();
+                    // The range may have gone between two lines.
+                    if !z.spans(pfn) {
+                        break;
+                    }
+                    while n < PAGEBLOCKS_PER_LINE && pfn < end {
+                        line[n] = z.pageblock_state(pfn);
+                        n += 1;
+                        pfn += PAGEBLOCK_NR_PAGES;
+                    }
+                }
+                for (i, (mt, free)) in line.iter().take(n).enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    let letter = TYPE_LETTERS.get(mt.index()).copied().unwrap_or('?');
+                    write!(f, "{sep}{letter}{free}")?;
+                }
+                writeln!(f)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `/proc/zoneinfo`-like: the fields a private zone has, same spelling.

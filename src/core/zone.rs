@@ -1090,6 +1090,21 @@ impl<S: FrameStore> Zone<S> {
         counts
     }
 
+    /// The pageblock holding `pfn`: its migratetype and how many of its
+    /// pages are free in the buddy (pcp pages count as used), for debugfs.
+    pub fn pageblock_state(&self, pfn: Pfn) -> (MigrateType, u64) {
+        let start = Self::pageblock_start(pfn);
+        // Inside a free block above pageblock order, whose head may lie in
+        // an earlier pageblock.
+        for order in PAGEBLOCK_ORDER..=MAX_PAGE_ORDER {
+            let head = start & !((1 << order) - 1);
+            if matches!(self.frames.get(head), Some(m) if m.buddy && u32::from(m.order) >= order) {
+                return (self.pageblock_mt(start), PAGEBLOCK_NR_PAGES);
+            }
+        }
+        (self.pageblock_mt(start), self.pageblock_usage(start).0)
+    }
+
     /// Metadata of one frame, for invariant checks and debugfs.
     pub fn frame(&self, pfn: Pfn) -> Option<&FrameMeta> {
         self.frames.get(pfn)

@@ -69,9 +69,18 @@ fn split_then_merge_restores_max_order() {
         z.free_area[0].free_list[MigrateType::Movable.index()].first(),
         Some(BASE + 1)
     );
+    // What debugfs pageblocks shows: the first pageblock lacks one page.
+    assert_eq!(z.pageblock_state(BASE + 511), (MigrateType::Movable, 511));
+    assert_eq!(z.pageblock_state(BASE + 512), (MigrateType::Movable, 512));
     let mut z = check(z, &[(pfn, 0)]);
     z.free_pages(pfn, 0);
     assert_eq!(z.nr_free_per_order(), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]);
+    assert_eq!(z.pageblock_state(BASE), (MigrateType::Movable, 512));
+    // The second pageblock of a free order-10 block: its head is in the first.
+    assert_eq!(
+        z.pageblock_state(BASE + 3 * 512),
+        (MigrateType::Movable, 512)
+    );
     check(z, &[]);
 }
 
