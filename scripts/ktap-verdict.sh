@@ -19,7 +19,7 @@ awk '
 /Bail out!/ { bail++; print "ktap: " $0 }
 # WARN(): 7.3 prints "WARNING: <file>:<line> at ..." or "WARNING: at ..."
 # (kernel/panic.c), older kernels "WARNING: CPU: ...".
-/(BUG:|WARNING: CPU:|WARNING: ([^ ]+:[0-9]+ )?at |Oops|Call Trace:|possible circular locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Kernel panic|kmemleak:)/ {
+/(BUG:|WARNING: CPU:|WARNING: ([^ ]+:[0-9]+ )?at |Oops|Call Trace:|possible circular locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Kernel panic|kmemleak:|Uhhuh\. NMI received|Dazed and confused)/ {
 	splat++; print "ktap: kernel splat: " $0 }
 END {
 	printf("ktap: %d passed, %d failed, %d skipped; %d of %d planned test programs reported; %d splats\n",

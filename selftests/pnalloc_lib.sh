@@ -116,7 +116,7 @@ pn_splats_since() {
 	# A mark that scrolled out of the log buffer would hide every splat.
 	dmesg | grep -q "$PN_MARK" || { echo "kernel log mark $PN_MARK lost"; return 0; }
 	dmesg | sed -n "/$PN_MARK/,\$p" |
-		grep -E 'BUG:|WARNING: CPU:|WARNING: ([^ ]+:[0-9]+ )?at |Oops|Call Trace:|possible circular locking|inconsistent lock state|suspicious RCU usage|kmemleak:' || true
+		grep -E 'BUG:|WARNING: CPU:|WARNING: ([^ ]+:[0-9]+ )?at |Oops|Call Trace:|possible circular locking|inconsistent lock state|suspicious RCU usage|kmemleak:|Uhhuh\. NMI received|Dazed and confused' || true
 }
 
 # KTAP check: nothing since pn_dmesg_mark made the kernel complain.

@@ -85,11 +85,22 @@ int pnt_read_words(const char __user *ubuf, size_t len, char *buf, size_t max,
 }
 
 /* Decimal or 0x hexadecimal, nothing else; -ERANGE if it does not fit. */
+/*
+ * Decimal or 0x-prefixed hex, digits only: kstrtou64() alone would take a
+ * sign, a newline, and base 16 would take a second "0x" ("0x0x10").
+ */
 int pnt_parse_u64(const char *s, u64 *v)
 {
-	if ((s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
-		return s[2] && isxdigit(s[2]) ? kstrtou64(s + 2, 16, v) : -EINVAL;
-	return isdigit(s[0]) ? kstrtou64(s, 10, v) : -EINVAL;
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	const char *d = hex ? s + 2 : s;
+	const char *c;
+
+	if (!*d)
+		return -EINVAL;
+	for (c = d; *c; c++)
+		if (hex ? !isxdigit(*c) : !isdigit(*c))
+			return -EINVAL;
+	return kstrtou64(d, hex ? 16 : 10, v);
 }
 
 static int parse_u32(const char *s, u32 *v)

@@ -13,6 +13,7 @@
  * One handler is registered for the module's life. It only claims an NMI
  * when its CPU's slot is armed, so NMIs meant for others pass through.
  */
+#include <linux/delay.h>
 #include <linux/irq_work.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -26,8 +27,15 @@
 #include "../pnalloc.h"
 #include "pnalloc_test.h"
 
-/* A slot goes IDLE -> FILLING (one kicker) -> ARMED -> RUNNING (its CPU's NMI) -> IDLE. */
-enum { SLOT_IDLE, SLOT_FILLING, SLOT_ARMED, SLOT_RUNNING };
+/*
+ * A slot goes IDLE -> FILLING (one kicker) -> ARMED -> RUNNING (its CPU's
+ * NMI) -> IDLE, or -> DONE for a one-shot request, which its waiter reads
+ * and sets IDLE. A one-shot whose NMI is late is withdrawn (ARMED -> IDLE).
+ * Whether an NMI is ours is told by the slot's count of IPIs sent and not
+ * yet received, not by its state: a late IPI is still claimed (no
+ * "unknown reason" NMI), and another NMI source never takes a request.
+ */
+enum { SLOT_IDLE, SLOT_FILLING, SLOT_ARMED, SLOT_RUNNING, SLOT_DONE };
 
 static DEFINE_PER_CPU(struct pnt_nmi_slot, nmi_slot);
 
@@ -52,14 +60,17 @@ static int pnt_nmi_handler(unsigned int cmd, struct pt_regs *regs)
 {
 	struct pnt_nmi_slot *s = this_cpu_ptr(&nmi_slot);
 
-	if (atomic_cmpxchg(&s->armed, SLOT_ARMED, SLOT_RUNNING) != SLOT_ARMED)
+	if (atomic_dec_if_positive(&s->pending) < 0)
 		return NMI_DONE;
+	/* Ours, but its request was withdrawn or already served. */
+	if (atomic_cmpxchg(&s->armed, SLOT_ARMED, SLOT_RUNNING) != SLOT_ARMED)
+		return NMI_HANDLED;
 	s->ctx = current_ctx();
 	s->result = nolock_pair(s->nid, s->order);
 	s->tries++;
 	if (!s->result)
 		s->ok++;
-	atomic_set_release(&s->armed, SLOT_IDLE);
+	atomic_set_release(&s->armed, s->oneshot ? SLOT_DONE : SLOT_IDLE);
 	return NMI_HANDLED;
 }
 
@@ -68,7 +79,7 @@ bool pnt_nmi_supported(void)
 	return true;
 }
 
-bool pnt_nmi_kick(unsigned int cpu, int nid, unsigned int order)
+static bool nmi_kick(unsigned int cpu, int nid, unsigned int order, bool oneshot)
 {
 	struct pnt_nmi_slot *s = per_cpu_ptr(&nmi_slot, cpu);
 
@@ -76,10 +87,17 @@ bool pnt_nmi_kick(unsigned int cpu, int nid, unsigned int order)
 		return false;
 	s->nid = nid;
 	s->order = order;
+	s->oneshot = oneshot;
 	/* Orders the fields before the handler can see the slot armed. */
 	atomic_set_release(&s->armed, SLOT_ARMED);
+	atomic_inc(&s->pending);
 	apic->send_IPI_mask(cpumask_of(cpu), NMI_VECTOR);
 	return true;
+}
+
+bool pnt_nmi_kick(unsigned int cpu, int nid, unsigned int order)
+{
+	return nmi_kick(cpu, nid, order, false);
 }
 #else
 bool pnt_nmi_supported(void)
@@ -88,6 +106,11 @@ bool pnt_nmi_supported(void)
 }
 
 bool pnt_nmi_kick(unsigned int cpu, int nid, unsigned int order)
+{
+	return false;
+}
+
+static bool nmi_kick(unsigned int cpu, int nid, unsigned int order, bool oneshot)
 {
 	return false;
 }
@@ -101,7 +124,11 @@ void pnt_nmi_counts(unsigned int cpu, u64 *tries, u64 *ok)
 	*ok = READ_ONCE(s->ok);
 }
 
-/* Only between stress runs, when nothing kicks. */
+/*
+ * Only between stress runs, when nothing kicks: the counters are the
+ * handler's. A late NMI of the last run can still add one; no slot state
+ * is touched here.
+ */
 void pnt_nmi_reset(void)
 {
 	unsigned int cpu;
@@ -143,20 +170,22 @@ static int nmi_once(int nid, unsigned int order)
 	preempt_disable();
 	s = this_cpu_ptr(&nmi_slot);
 	/* A stress run may have this CPU's slot in flight: -EBUSY, not a wait. */
-	if (!pnt_nmi_kick(smp_processor_id(), nid, order)) {
+	if (!nmi_kick(smp_processor_id(), nid, order, true)) {
 		preempt_enable();
 		return -EBUSY;
 	}
-	/* A self-NMI arrives at once; 10^7 relaxes are seconds under TCG. */
-	for (i = 0; i < 10000000 && atomic_read_acquire(&s->armed) != SLOT_IDLE; i++)
+	/*
+	 * A self-NMI arrives at once; 10^7 relaxes are seconds under TCG.
+	 * It runs on this CPU, so the slot is never seen RUNNING here.
+	 */
+	for (i = 0; i < 10000000 && atomic_read_acquire(&s->armed) != SLOT_DONE; i++)
 		cpu_relax();
-	/* Never delivered: disarm, so that the slot serves the next kick. */
-	if (atomic_cmpxchg(&s->armed, SLOT_ARMED, SLOT_IDLE) == SLOT_ARMED)
+	if (atomic_cmpxchg(&s->armed, SLOT_ARMED, SLOT_IDLE) == SLOT_ARMED) {
 		ret = -ETIMEDOUT;
-	else if (atomic_read_acquire(&s->armed) != SLOT_IDLE)
-		ret = -ETIMEDOUT;
-	else
+	} else {
 		ret = s->ctx != PNT_NMI ? -EPROTO : s->result;
+		atomic_set_release(&s->armed, SLOT_IDLE);
+	}
 	preempt_enable();
 	return ret;
 }
@@ -199,6 +228,12 @@ int pnt_nolock_init(void)
 void pnt_nolock_exit(void)
 {
 #ifdef CONFIG_X86_LOCAL_APIC
+	unsigned int cpu, i;
+
+	/* An IPI still in flight must find the handler: up to a second. */
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < 100 && atomic_read(&per_cpu_ptr(&nmi_slot, cpu)->pending); i++)
+			usleep_range(10000, 20000);
 	unregister_nmi_handler(NMI_LOCAL, "pnalloc_test");
 #endif
 }

@@ -77,14 +77,16 @@ struct stress_cpu {
 	u64 timer_tries, timer_ok;
 	unsigned int next_cpu;	/* frees what this CPU hands over; gets its NMIs */
 	bool timer_on;
+	struct task_struct *task;	/* referenced until stress_run() reaps it */
 };
 
 static struct stress_cpu __percpu *stress_cpus;
 static nodemask_t private_nodes;
 static int nr_private;
-static atomic_t running;
 static DECLARE_COMPLETION(go);
+static atomic_t running;
 static DECLARE_COMPLETION(all_done);
+static bool stop;		/* the writer was killed: finish early */
 static DEFINE_MUTEX(stress_lock);
 static u64 ops_per_cpu, base_seed;
 static u64 last_ms;
@@ -352,7 +354,7 @@ static int stress_thread(void *arg)
 	hrtimer_start(&sc->timer, ns_to_ktime(NSEC_PER_MSEC),
 		      HRTIMER_MODE_REL_PINNED);
 
-	for (i = 0; i < ops_per_cpu; i++) {
+	for (i = 0; i < ops_per_cpu && !READ_ONCE(stop); i++) {
 		if (stress_alloc(sc, &b)) {
 			/* Half of them go to the next CPU, the rest freed here. */
 			if ((prandom_u32_state(&sc->rnd) & 1) &&
@@ -371,6 +373,7 @@ static int stress_thread(void *arg)
 	hrtimer_cancel(&sc->timer);
 	if (atomic_dec_and_test(&running))
 		complete(&all_done);
+	/* stress_run() reaps us with kthread_stop(), so the module stays. */
 	return 0;
 }
 
@@ -393,30 +396,45 @@ static int stress_run(u64 seed, u64 ops)
 	cpus_read_lock();
 	ops_per_cpu = ops;
 	base_seed = seed;
-	atomic_set(&running, num_online_cpus());
+	WRITE_ONCE(stop, false);
+	atomic_set(&running, 1);	/* our own, dropped once all are started */
 	reinit_completion(&go);
 	reinit_completion(&all_done);
 	for_each_online_cpu(cpu) {
 		struct stress_cpu *sc = per_cpu_ptr(stress_cpus, cpu);
 
-		memset(&sc->ops, 0, sizeof(*sc) - offsetof(struct stress_cpu, ops));
+		memset(&sc->ops, 0, offsetof(struct stress_cpu, task) -
+				    offsetof(struct stress_cpu, ops));
 		prandom_seed_state(&sc->rnd, seed + cpu);
 		sc->ring.head = sc->ring.tail = 0;
+		sc->task = NULL;
 	}
 	pnt_nmi_reset();
 	start = ktime_get_ns();
 	for_each_online_cpu(cpu) {
 		t = kthread_run_on_cpu(stress_thread, (void *)(unsigned long)cpu,
 				       cpu, "pnalloc_stress/%u");
-		if (IS_ERR(t)) {
-			if (atomic_dec_and_test(&running))
-				complete(&all_done);
+		if (IS_ERR(t))
 			continue;
-		}
+		atomic_inc(&running);
+		/* It waits for go, so it cannot have exited yet. */
+		get_task_struct(t);
+		per_cpu_ptr(stress_cpus, cpu)->task = t;
 		n++;
 	}
 	complete_all(&go);
-	wait_for_completion(&all_done);
+	if (!atomic_dec_and_test(&running) &&
+	    wait_for_completion_killable(&all_done))
+		WRITE_ONCE(stop, true);	/* killed: cut the runs short */
+	/* kthread_stop() returns once each thread has left our code. */
+	for_each_online_cpu(cpu) {
+		struct stress_cpu *sc = per_cpu_ptr(stress_cpus, cpu);
+
+		if (!sc->task)
+			continue;
+		kthread_stop_put(sc->task);
+		sc->task = NULL;
+	}
 	/* What is still handed over is freed here, checked. */
 	for_each_online_cpu(cpu) {
 		struct stress_cpu *sc = per_cpu_ptr(stress_cpus, cpu);

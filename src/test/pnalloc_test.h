@@ -25,10 +25,12 @@ enum pnt_ctx {
  */
 struct pnt_nmi_slot {
 	atomic_t armed;
+	atomic_t pending;	/* NMI IPIs sent to this CPU, not yet received */
 	int nid;
 	unsigned int order;
 	int result;		/* 0 or -ENOMEM, of the last request */
 	int ctx;		/* the context it ran in */
+	bool oneshot;		/* a waiter reads the result: end DONE, not IDLE */
 	u64 tries, ok;
 };
 
