@@ -57,6 +57,22 @@ fn bad_ranges_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn pageblock_state_finds_only_the_free_block_that_covers_it() {
+    let mut z = zone(4096);
+    let a = z.rmqueue_smallest(9, MigrateType::Movable).unwrap();
+    let b = z.rmqueue_smallest(9, MigrateType::Movable).unwrap();
+    assert_eq!((a, b), (BASE, BASE + 512));
+    let mut z = check(z, &[(a, 9), (b, 9)]);
+    z.free_pages(a, 9);
+    // A free order-9 block just below does not cover the allocated one.
+    assert_eq!(z.pageblock_state(a), (MigrateType::Movable, 512));
+    assert_eq!(z.pageblock_state(b), (MigrateType::Movable, 0));
+    let mut z = check(z, &[(b, 9)]);
+    z.free_pages(b, 9);
+    check(z, &[]);
+}
+
+#[test]
 fn split_then_merge_restores_max_order() {
     let mut z = zone(4096);
     let pfn = z.rmqueue_smallest(0, MigrateType::Movable).unwrap();
