@@ -13,10 +13,22 @@ set -euo pipefail
 
 SERIES_DIR=$REPO_DIR/rust/kernel-patches
 FRAGMENTS=("$REPO_DIR/scripts/kconfig/pnalloc-vm.config" "$REPO_DIR/selftests/config")
+# PNALLOC_KERNEL_VARIANT=bench: the same kernel without the debuggers, in a
+# build directory (and link) of its own; the test kernel stays as it is.
+VARIANT=${PNALLOC_KERNEL_VARIANT:-test}
+case $VARIANT in
+test) suffix="" ;;
+bench)
+	suffix=-bench
+	FRAGMENTS+=("$REPO_DIR/scripts/kconfig/pnalloc-bench.config")
+	KBUILD_LINK=$CACHE_DIR/build/bench
+	;;
+*) die "unknown kernel variant $VARIANT" ;;
+esac
 
 src=$("$REPO_DIR/scripts/fetch-kernel.sh") || die "kernel source step failed"
 ver=${src##*/linux-source-}
-obj=$CACHE_DIR/build/linux-$ver
+obj=$CACHE_DIR/build/linux-$ver$suffix
 mkdir -p "$obj"
 
 series() { [ -f "$SERIES_DIR/series" ] && grep -v '^\s*#' "$SERIES_DIR/series" | sed '/^\s*$/d' || true; }
@@ -101,7 +113,14 @@ while IFS= read -r line; do
 		! grep -q "^$sym=" "$cfgdir/.config" || bad=1
 		;;
 	esac
-done < <(cat "${FRAGMENTS[@]}")
+done < <(
+	# A later fragment overrides an earlier one: check the last word on
+	# each symbol only.
+	cat "${FRAGMENTS[@]}" | awk '
+		/^CONFIG_[A-Za-z0-9_]+=/ { sym = $0; sub(/=.*/, "", sym) }
+		/^# CONFIG_[A-Za-z0-9_]+ is not set/ { sym = $2 }
+		/^CONFIG_|^# CONFIG_.* is not set/ { if (!(sym in last)) order[n++] = sym; last[sym] = $0 }
+		END { for (i = 0; i < n; i++) print last[order[i]] }')
 if [ $bad -ne 0 ]; then
 	[ -x "$src/scripts/rust_is_available.sh" ] &&
 		RUSTC=/usr/bin/rustc BINDGEN=$(bindgen_bin) CC=clang-22 "$src/scripts/rust_is_available.sh" >&2 || true

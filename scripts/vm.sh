@@ -51,6 +51,18 @@ NUMA_DIST=(0:1:20 0:2:20 0:3:20 1:2:15 1:3:25 2:3:20)
 BOOT_MEM=${PNALLOC_BOOT_MEM:-2G}
 OUT=${PNALLOC_OUT:-$CACHE_DIR/vm-out}
 
+# The modules the guest loads: the test build in the repository, or for
+# the benchmark the build against the non-debug kernel (make bench).
+KO_DIR=$REPO_DIR
+if [ "$JOB" = bench ]; then
+	KDIR=$CACHE_DIR/build/bench
+	KO_DIR=$CACHE_DIR/bench-module
+fi
+# make bench's timing mode: tcg-wall (wall clock), icount (QEMU -icount,
+# shift 0, sleep off: one virtual ns per instruction, repeatable), kvm, or
+# auto (the default): kvm where the probe boot works, else tcg-wall.
+BENCH_MODE=${PNALLOC_BENCH_MODE:-auto}
+
 [ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no kernel in $KDIR; run 'make kernel'"
 
 # One VM at a time on this machine: two TCG guests on two cores would each
@@ -113,9 +125,20 @@ kvm_works() {
 }
 accel=(--disable-kvm)
 mode=TCG
-if kvm_works; then
+qemu_icount=""
+if [ "$JOB" = bench ] && [ "$BENCH_MODE" = icount ]; then
+	qemu_icount=" -icount shift=0,sleep=off"
+	mode="TCG icount"
+elif [ "$JOB" = bench ] && [ "$BENCH_MODE" = tcg-wall ]; then
+	:
+elif kvm_works; then
 	accel=()
 	mode=KVM
+	BENCH_MODE=kvm
+elif [ "$JOB" = bench ] && [ "$BENCH_MODE" = kvm ]; then
+	die "PNALLOC_BENCH_MODE=kvm, but the KVM probe boot failed"
+else
+	BENCH_MODE=tcg-wall
 fi
 
 # The kernel's own debuggers watch every page pnalloc hands out (the config
@@ -149,9 +172,9 @@ set +e
 vng --run "$KDIR" "${accel[@]}" ${PNALLOC_VNG_VERBOSE:+--verbose} --cpus 2 --memory "$BOOT_MEM" \
 	--numa "$BOOT_MEM,cpus=0-1" "${numa_dimm_nodes[@]}" "${numa_dist[@]}" \
 	--rwdir "$OUT" \
-	--append "memhp_default_state=$MEMHP_STATE $debug_append pnalloc_test.dimms=$dimm_desc pnalloc_test.hotplug_dir=$OUT/hotplug pnalloc_test.ko=$REPO_DIR/pnalloc.ko" \
-	--qemu-opts="-smp 2,maxcpus=$((2 + ${#DIMM_NODES[@]})) -m $BOOT_MEM,slots=8,maxmem=16G $qemu_dimms$qemu_vmem -qmp unix:$SOCK,server=on,wait=off" \
-	--exec "PNALLOC_REPO=$REPO_DIR PNALLOC_OUT=$OUT $guest_cmd" 2>&1 | tee "$OUT/console.log"
+	--append "memhp_default_state=$MEMHP_STATE $debug_append pnalloc_test.dimms=$dimm_desc pnalloc_test.hotplug_dir=$OUT/hotplug pnalloc_test.ko=$KO_DIR/pnalloc.ko" \
+	--qemu-opts="-smp 2,maxcpus=$((2 + ${#DIMM_NODES[@]})) -m $BOOT_MEM,slots=8,maxmem=16G $qemu_dimms$qemu_vmem$qemu_icount -qmp unix:$SOCK,server=on,wait=off" \
+	--exec "PNALLOC_REPO=$REPO_DIR PNALLOC_OUT=$OUT PNALLOC_BENCH_MODE=$BENCH_MODE${PNALLOC_BENCH_REPS:+ PNALLOC_BENCH_REPS=$PNALLOC_BENCH_REPS} $guest_cmd" 2>&1 | tee "$OUT/console.log"
 rc=${PIPESTATUS[0]}
 set -e
 info "vm: exited with $rc after $(($(date +%s) - start)) s ($mode); log: $OUT/console.log"
