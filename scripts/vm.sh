@@ -62,6 +62,10 @@ fi
 # shift 0, sleep off: one virtual ns per instruction, repeatable), kvm, or
 # auto (the default): kvm where the probe boot works, else tcg-wall.
 BENCH_MODE=${PNALLOC_BENCH_MODE:-auto}
+case $BENCH_MODE in
+auto | tcg-wall | icount | kvm) ;;
+*) die "PNALLOC_BENCH_MODE=$BENCH_MODE: want auto, tcg-wall, icount or kvm" ;;
+esac
 
 [ -f "$KDIR/arch/x86/boot/bzImage" ] || die "no kernel in $KDIR; run 'make kernel'"
 
@@ -136,7 +140,7 @@ elif kvm_works; then
 	mode=KVM
 	BENCH_MODE=kvm
 elif [ "$JOB" = bench ] && [ "$BENCH_MODE" = kvm ]; then
-	die "PNALLOC_BENCH_MODE=kvm, but the KVM probe boot failed"
+	die "PNALLOC_BENCH_MODE=kvm, but KVM is not usable (PNALLOC_KVM=0, no /dev/kvm, or the probe boot failed)"
 else
 	BENCH_MODE=tcg-wall
 fi

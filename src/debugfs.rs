@@ -291,8 +291,9 @@ fn pageblocks_show(s: &Arc<State>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let mut n = 0;
                 {
                     let z = zone.lock();
-                    // The range may have gone between two lines.
-                    if !z.spans(pfn) {
+                    // The range may have gone, or another taken its place,
+                    // between two lines: only the range read above is shown.
+                    if !z.ranges().any(|r| r.start == start && r.end() == end) {
                         break;
                     }
                     while n < PAGEBLOCKS_PER_LINE && pfn < end {

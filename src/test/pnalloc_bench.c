@@ -27,6 +27,9 @@
  *       alloc_pages_nolock()+free_pages_nolock() latency from task
  *       context on CPU 0; with 2 threads CPU 1 runs "repeat" on the same
  *       node meanwhile (contended)
+ *   nolockirq <pn nid> <kernel nid> <threads> <reps> <order> <iters>
+ *       the same pairs from an hrtimer callback (hardirq) on CPU 0, one
+ *       every 20 us, timed inside the callback
  *   frag <pn nid> <kernel nid> <iterations>
  *       LAB frag, order 0, one thread: fill the node, free a random 10%
  *       (about 90% full), free a random half of the rest, then each
@@ -75,9 +78,11 @@
 enum side { PN, KERN, NR_SIDES };
 static const char *const side_names[NR_SIDES] = { "pnalloc", "kernel" };
 
-enum workload { W_REPEAT, W_BULK, W_RAND, W_BULKAPI, W_NOLOCK, W_FRAG, NR_WORKLOADS };
+enum workload {
+	W_REPEAT, W_BULK, W_RAND, W_BULKAPI, W_NOLOCK, W_NOLOCK_IRQ, W_FRAG, NR_WORKLOADS
+};
 static const char *const workload_names[NR_WORKLOADS] = {
-	"repeat", "bulk", "rand", "bulkapi", "nolock", "frag",
+	"repeat", "bulk", "rand", "bulkapi", "nolock", "nolockirq", "frag",
 };
 
 struct row {
@@ -115,6 +120,10 @@ struct run {
 	u64 fails[MAX_THREADS];
 	u32 *lat;			/* nolock: per-try latency */
 	bool stop;			/* nolock: ends thread 1's repeat */
+	/* nolockirq: the hrtimer, its next try, and its end */
+	struct hrtimer timer;
+	unsigned long irq_i;
+	struct completion irq_done;
 	bool abort;			/* the writer was killed: stop early */
 	atomic_t left;			/* threads still measuring */
 	struct completion done;
@@ -191,6 +200,8 @@ static unsigned long fill(struct run *r, unsigned int t, struct page **pages)
 	}
 	r->get_ns[t] = ktime_get_ns() - t0;
 	r->ok[t] = ok;
+	/* Cut short: the rest still holds the last round's pages, freed then. */
+	memset(pages + i, 0, (r->n - i) * sizeof(*pages));
 	return ok;
 }
 
@@ -234,6 +245,42 @@ static void thread_bulkapi(struct run *r, unsigned int t)
 	kfree(pages);
 }
 
+static bool is_nolock(enum workload w)
+{
+	return w == W_NOLOCK || w == W_NOLOCK_IRQ;
+}
+
+/* One timed nolock pair, from task or hardirq context; true if it got a page. */
+static bool nolock_try(struct run *r, unsigned long i)
+{
+	u64 t0 = ktime_get_ns();
+	struct page *p = side_alloc_nolock(r->side, r->nid, r->order);
+
+	/* Both sides: pnalloc's export is free_pages_nolock() itself (7.3 exports that to pnalloc only). */
+	if (p)
+		pnalloc_free_pages_nolock(p, r->order);
+	r->lat[i] = min_t(u64, ktime_get_ns() - t0, U32_MAX);
+	return p;
+}
+
+/* hardirq (an ordinary hrtimer expires in hardirq context on !PREEMPT_RT) */
+static enum hrtimer_restart nolock_timer_fn(struct hrtimer *timer)
+{
+	struct run *r = container_of(timer, struct run, timer);
+
+	if (r->irq_i >= r->n || READ_ONCE(r->abort)) {
+		complete(&r->irq_done);
+		return HRTIMER_NORESTART;
+	}
+	if (nolock_try(r, r->irq_i))
+		r->ok[0]++;
+	else
+		r->fails[0]++;
+	r->irq_i++;
+	hrtimer_forward_now(timer, ns_to_ktime(20 * NSEC_PER_USEC));
+	return HRTIMER_RESTART;
+}
+
 static void thread_nolock(struct run *r, unsigned int t)
 {
 	unsigned long i, ok = 0;
@@ -249,21 +296,22 @@ static void thread_nolock(struct run *r, unsigned int t)
 		}
 		return;
 	}
+	if (r->w == W_NOLOCK_IRQ) {
+		/* Thread 0 is pinned to CPU 0: so is the timer it starts. */
+		r->irq_i = 0;
+		reinit_completion(&r->irq_done);
+		hrtimer_start(&r->timer, ns_to_ktime(20 * NSEC_PER_USEC),
+			      HRTIMER_MODE_REL_PINNED);
+		wait_for_completion(&r->irq_done);
+		hrtimer_cancel(&r->timer);
+		WRITE_ONCE(r->stop, true);
+		return;
+	}
 	for (i = 0; i < r->n && !READ_ONCE(r->abort); i++) {
-		u64 t0 = ktime_get_ns();
-		struct page *p = side_alloc_nolock(r->side, r->nid, r->order);
-
-		if (p) {
-			/*
-			 * Both sides: pnalloc's export is free_pages_nolock()
-			 * itself (7.3 exports that to pnalloc only).
-			 */
-			pnalloc_free_pages_nolock(p, r->order);
+		if (nolock_try(r, i))
 			ok++;
-		} else {
+		else
 			r->fails[t]++;
-		}
-		r->lat[i] = min_t(u64, ktime_get_ns() - t0, U32_MAX);
 	}
 	r->ok[t] = ok;
 	WRITE_ONCE(r->stop, true);
@@ -321,6 +369,7 @@ static int bench_thread(void *data)
 		thread_bulkapi(r, t);
 		break;
 	case W_NOLOCK:
+	case W_NOLOCK_IRQ:
 		thread_nolock(r, t);
 		break;
 	default:
@@ -354,7 +403,7 @@ static void add_row(struct run *r, int iteration)
 	row->order = r->w == W_BULKAPI ? 0 : r->order;
 	row->x = r->w == W_BULKAPI ? r->batch : r->threads;
 	row->iteration = iteration;
-	if (r->w == W_NOLOCK) {
+	if (is_nolock(r->w)) {
 		unsigned long n = r->n;
 
 		sort(r->lat, n, sizeof(u32), cmp_u32, NULL);
@@ -452,7 +501,7 @@ static int run_once(struct run *r, int iteration)
 	 */
 	for (t = 0; t < r->threads; t++)
 		fails += r->fails[t];
-	if (fails && r->w != W_NOLOCK) {
+	if (fails && !is_nolock(r->w)) {
 		pr_warn("pnalloc_bench: %s %s order %u: %llu failed allocations\n",
 			workload_names[r->w], side_names[r->side], r->order, fails);
 		return -ENOMEM;
@@ -467,11 +516,12 @@ static int touch(int nids[NR_SIDES])
 	struct page **pages;
 	unsigned long n, i;
 	enum side s;
+	int ret = 0;
 
 	pages = vmalloc_array(MAX_BLOCKS, sizeof(*pages));
 	if (!pages)
 		return -ENOMEM;
-	for (s = 0; s < NR_SIDES; s++) {
+	for (s = 0; s < NR_SIDES && !ret; s++) {
 		for (n = 0; n < MAX_BLOCKS; n++) {
 			pages[n] = side_alloc(s, nids[s], 0);
 			if (!pages[n])
@@ -484,9 +534,12 @@ static int touch(int nids[NR_SIDES])
 			__free_page(pages[i]);
 		pr_info("pnalloc_bench: touched %lu pages of node %d (%s)\n", n,
 			nids[s], side_names[s]);
+		/* A node bigger than the array would be touched in part. */
+		if (n == MAX_BLOCKS)
+			ret = -E2BIG;
 	}
 	vfree(pages);
-	return 0;
+	return ret;
 }
 
 static int bench(enum workload w, int nids[NR_SIDES], unsigned int threads,
@@ -510,7 +563,9 @@ static int bench(enum workload w, int nids[NR_SIDES], unsigned int threads,
 		if (!r->all)
 			ret = -ENOMEM;
 	}
-	if (w == W_NOLOCK) {
+	hrtimer_setup(&r->timer, nolock_timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+	init_completion(&r->irq_done);
+	if (is_nolock(w)) {
 		r->lat = vmalloc_array(n, sizeof(*r->lat));
 		if (!r->lat)
 			ret = -ENOMEM;
@@ -617,6 +672,12 @@ static int frag(int nids[NR_SIDES], unsigned int iterations, bool hold)
 		full = frag_alloc(s, nid, pages, 0, MAX_BLOCKS);
 		if (!full)
 			continue;
+		/* "Fill the node" would not be true of a node this big. */
+		if (full == MAX_BLOCKS) {
+			frag_free(pages, full, full);
+			ret = -E2BIG;
+			break;
+		}
 		lo = ULONG_MAX;
 		hi = 0;
 		for (i = 0; i < full; i++) {
@@ -736,7 +797,7 @@ static ssize_t run_write(struct file *file, const char __user *ubuf,
 		if (w == W_BULKAPI ? !v[4] || v[4] > MAX_BATCH : v[4] > MAX_PAGE_ORDER)
 			return -ERANGE;
 		/* pnalloc serves nolock up to the costly order, as the kernel's pcp */
-		if (w == W_NOLOCK && (v[2] > 2 || v[4] > PAGE_ALLOC_COSTLY_ORDER))
+		if (is_nolock(w) && (v[2] > 2 || v[4] > PAGE_ALLOC_COSTLY_ORDER))
 			return -ERANGE;
 	}
 	/* pnalloc's side a private node, the kernel's a node with kernel memory */
