@@ -12,7 +12,7 @@ DIR=$(cd "$(dirname "$0")" && pwd)
 pn_begin
 
 # suite:number of cases
-SUITES="pnalloc_core_kernel:5 pnalloc_entry:7 pnalloc_contract:6 pnalloc_policy:5"
+SUITES="pnalloc_core_kernel:5 pnalloc_entry:7 pnalloc_contract:7 pnalloc_policy:5"
 ktap_set_plan $(($(echo $SUITES | wc -w) + 2))
 
 insmod "$KO" || ktap_exit_fail_msg "insmod failed"

@@ -411,7 +411,7 @@ mod entry {
 /// reports, or keeps its old contents there.
 #[kunit_tests(pnalloc_contract)]
 mod contract {
-    use kernel::{ffi::c_void, prelude::*};
+    use kernel::{alloc::KVVec, ffi::c_void, prelude::*};
 
     use crate::{
         api::Pages,
@@ -562,6 +562,48 @@ mod contract {
             // SAFETY: the bulk call gave us this page's reference.
             unsafe { mm_sys::free_as(pfn, 0, FreeHow::Pages) };
         }
+        Ok(())
+    }
+
+    #[test]
+    fn bulk_takes_a_batch_only_above_low_plus_the_batch() -> Result {
+        let nid = first_private_node();
+        let inst = node::instance().ok_or(ENODEV)?;
+        let nz = inst.node_zone(nid)?;
+        let out0 = inst.outstanding();
+        // A batch of 128: every slot, every page on the node, all distinct.
+        let mut slots = [::core::ptr::null_mut(); 128];
+        assert_eq!(mm_sys::bulk_raw(Gfp::KERNEL.0, nid, &mut slots), 128);
+        assert_eq!(inst.outstanding(), out0 + 128);
+        let mut pfns = KVec::with_capacity(slots.len(), GFP_KERNEL)?;
+        for &p in slots.iter() {
+            let pfn = mm_sys::page_pfn(p).ok_or(ENOMEM)?;
+            assert_eq!(mm_sys::page_nid(pfn), nid);
+            pfns.push(pfn, GFP_KERNEL)?;
+        }
+        pfns.sort_unstable();
+        assert!(pfns.windows(2).all(|w| w[0] != w[1]));
+        for &pfn in pfns.iter() {
+            // SAFETY: the bulk call gave us this page's reference.
+            unsafe { mm_sys::free_as(pfn, 0, FreeHow::Pages) };
+        }
+        assert_eq!(inst.outstanding(), out0);
+        // As many pages as the zone has free: free <= WMARK_LOW + wanted,
+        // so no batch; 7.3 then allocates exactly one page the usual way.
+        // (The old loop of single allocations filled slots down to WMARK_MIN.)
+        let free = nz.zone.lock().nr_free_pages;
+        let want = usize::try_from(free).map_err(|_| ERANGE)?;
+        let mut many = KVVec::with_capacity(want, GFP_KERNEL)?;
+        for _ in 0..want {
+            many.push(::core::ptr::null_mut(), GFP_KERNEL)?;
+        }
+        assert_eq!(mm_sys::bulk_raw(Gfp::KERNEL.0, nid, &mut many), 1);
+        assert!(many[1].is_null());
+        let pfn = mm_sys::page_pfn(many[0]).ok_or(ENOMEM)?;
+        assert_eq!(inst.outstanding(), out0 + 1);
+        // SAFETY: the bulk call gave us this page's reference.
+        unsafe { mm_sys::free_as(pfn, 0, FreeHow::Pages) };
+        assert_eq!(inst.outstanding(), out0);
         Ok(())
     }
 

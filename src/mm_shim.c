@@ -815,25 +815,19 @@ EXPORT_SYMBOL_GPL(pnalloc_folio_alloc_site);
  * alloc_pages_bulk(): fills the NULL slots of @page_array with order-0
  * pages, in order, and returns what the kernel's does: the index of the
  * first slot still NULL (@nr_pages if every slot is populated), so that
- * populated slots after a failure are not counted.
+ * populated slots after a failure are not counted. The batch is taken
+ * under one pcp lock, as alloc_pages_bulk_noprof() takes it.
  */
 unsigned long pnalloc_alloc_pages_bulk_site(struct pnalloc_tag_site *site, gfp_t gfp, int preferred_nid,
 				       nodemask_t *nodemask,
 				       unsigned long nr_pages,
 				       struct page **page_array)
 {
-	unsigned long nr_populated;
+	bool has_mask;
+	u64 bits = nodemask_bits(nodemask, &has_mask);
 
-	for (nr_populated = 0; nr_populated < nr_pages; nr_populated++) {
-		if (page_array[nr_populated])
-			continue;
-		page_array[nr_populated] = alloc_one(site, gfp, 0, preferred_nid,
-						     nodemask, 0,
-						     PNALLOC_ZONELIST_DEFAULT);
-		if (!page_array[nr_populated])
-			break;
-	}
-	return nr_populated;
+	return pnalloc_rust_alloc_bulk(site, (__force u32)gfp, preferred_nid,
+				       bits, has_mask, nr_pages, page_array);
 }
 EXPORT_SYMBOL_GPL(pnalloc_alloc_pages_bulk_site);
 
@@ -937,6 +931,11 @@ bool pnalloc_pattern(u64 pfn, unsigned long nr, u64 seed, bool check)
 u64 pnalloc_page_to_pfn(struct page *page)
 {
 	return page_to_pfn(page);
+}
+
+struct page *pnalloc_pfn_to_page(u64 pfn)
+{
+	return pfn_to_page(pfn);
 }
 
 /* The lock backend of src/lock.rs: irqsave, with trylock for nolock callers. */

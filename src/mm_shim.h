@@ -87,6 +87,7 @@ u64 pnalloc_virt_to_pfn(unsigned long addr);
 unsigned long pnalloc_pfn_to_virt(u64 pfn);
 bool pnalloc_pattern(u64 pfn, unsigned long nr, u64 seed, bool check);
 u64 pnalloc_page_to_pfn(struct page *page);
+struct page *pnalloc_pfn_to_page(u64 pfn);
 
 /* src/lock.rs */
 unsigned long pnalloc_spin_lock_irqsave(spinlock_t *lock);
@@ -109,6 +110,10 @@ void pnalloc_rust_free(u64 pfn, unsigned int order);
 u64 pnalloc_rust_alloc(struct pnalloc_tag_site *site, u32 gfp,
 		       unsigned int order, int nid, u64 nodemask,
 		       bool has_nodemask, unsigned int alloc_flags, int zlsel);
+unsigned long pnalloc_rust_alloc_bulk(struct pnalloc_tag_site *site, u32 gfp,
+				     int nid, u64 nodemask, bool has_nodemask,
+				     unsigned long nr_pages,
+				     struct page **page_array);
 void pnalloc_rust_tag_split(u64 pfn, unsigned int order);
 void pnalloc_rust_cpu_dead(unsigned int cpu);
 int pnalloc_rust_block_event(int event, int nid, u64 start_pfn, u64 nr_pages);

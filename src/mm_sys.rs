@@ -77,6 +77,7 @@ extern "C" {
     fn pnalloc_pfn_to_virt(pfn: u64) -> usize;
     fn pnalloc_pattern(pfn: u64, nr: usize, seed: u64, check: bool) -> bool;
     fn pnalloc_page_to_pfn(page: *mut c_void) -> u64;
+    fn pnalloc_pfn_to_page(pfn: u64) -> *mut c_void;
     fn pnalloc_free_pages_exact(virt: *mut c_void, size: usize);
     // The exported entry points (src/pnalloc.h) KUnit calls as a module would.
     fn pnalloc_alloc_pages_bulk_site(
@@ -546,6 +547,12 @@ pub(crate) enum FreeHow {
     Exact(usize),
 }
 
+/// `pfn_to_page()` of a frame of a claimed range.
+pub(crate) fn pfn_to_page(pfn: Pfn) -> *mut c_void {
+    // SAFETY: plain arithmetic on the memmap; claimed ranges are online.
+    unsafe { pnalloc_pfn_to_page(pfn) }
+}
+
 pub(crate) fn page_pfn(page: *mut c_void) -> Option<Pfn> {
     if page.is_null() {
         return None;
@@ -632,6 +639,29 @@ extern "C" fn pnalloc_rust_alloc(
         zlsel,
     )
     .unwrap_or(u64::MAX)
+}
+
+/// `alloc_pages_bulk()` from the exported entry point: fills the NULL slots
+/// of `page_array` and returns the index of the first one left NULL.
+#[no_mangle]
+extern "C" fn pnalloc_rust_alloc_bulk(
+    site: *const TagSite,
+    gfp: u32,
+    nid: c_int,
+    nodemask: u64,
+    has_nodemask: bool,
+    nr_pages: usize,
+    page_array: *mut *mut c_void,
+) -> usize {
+    if nr_pages == 0 || page_array.is_null() {
+        return 0;
+    }
+    // SAFETY: the C entry point passes `PNALLOC_TAG_SITE()`, a static, or NULL.
+    let site = unsafe { site.cast::<TagSite>().as_ref() };
+    // SAFETY: alloc_pages_bulk()'s caller gives an array of `nr_pages`
+    // slots that nobody else touches during the call.
+    let slots = unsafe { ::core::slice::from_raw_parts_mut(page_array, nr_pages) };
+    crate::node::alloc_bulk_from_c(site, gfp, nid, has_nodemask.then_some(nodemask), slots)
 }
 
 /// `alloc_pages_exact()` split a tagged block: every page now carries it.

@@ -48,6 +48,7 @@ use ::core::{
 };
 
 use kernel::{
+    ffi::c_void,
     new_mutex, new_spinlock,
     prelude::*,
     sync::{lock::Guard, Mutex, SpinLock},
@@ -183,7 +184,8 @@ impl KZone {
     /// The order-0 test at the top of `zone_watermark_fast()`, without the
     /// zone lock: true if the usable free pages clearly exceed the mark.
     /// False means "take the lock and look properly".
-    fn watermark_fast_lockless(&self, flags: AllocFlags) -> bool {
+    /// `extra` pages are added to the mark (the bulk allocator's batch).
+    fn watermark_fast_lockless(&self, flags: AllocFlags, extra: u64) -> bool {
         let idx = match flags.wmark {
             Watermark::Min => 0,
             Watermark::Low => 1,
@@ -198,7 +200,10 @@ impl KZone {
         } else {
             self.nr_free_highatomic.load(Ordering::Relaxed)
         };
-        free - free.min(reserved) > self.watermark[idx].load(Ordering::Relaxed)
+        free - free.min(reserved)
+            > self.watermark[idx]
+                .load(Ordering::Relaxed)
+                .saturating_add(extra)
     }
 }
 
@@ -601,25 +606,189 @@ impl Instance {
         let no_watermarks = a.flags.wmark == Watermark::None;
         // SAFETY: the core just took this block of a claimed range off its
         // lists; its frames are frozen and nobody else references them.
-        if !unsafe { mm_sys::prep_alloc(a.pfn, a.order, req.gfp.0, no_watermarks) } {
-            // bad_page() reported it and reset it; like rmqueue(), never
-            // hand it out. It stays out of the free lists for good.
+        if !unsafe { Self::hand_out(nz, a.pfn, a.order, req, no_watermarks, tag) } {
             self.count(|c| {
                 c.bad_pages.fetch_add(1, Ordering::Relaxed);
             });
             return Err(ENOMEM);
         }
-        // INVARIANT: the block is handed out from here on.
-        nz.mirror.set_allocated(
-            a.pfn,
-            a.order,
-            tag,
-            req.gfp.has(crate::core::gfp::Gfp::COMP),
-        );
         self.count(|c| {
             c.outstanding.fetch_add(1 << a.order, Ordering::Relaxed);
         });
         Ok(a)
+    }
+
+    /// Hands a block taken off `nz`'s lists out as the buddy would
+    /// (`prep_new_page()`) and records it as allocated. False if the
+    /// new-page checks found a bad page: `bad_page()` reported and reset
+    /// it and, as `rmqueue()` does, it is never handed out; it stays out
+    /// of the free lists for good.
+    ///
+    /// # Safety
+    ///
+    /// The caller just took the block of a claimed range of `nz` off its
+    /// lists: its frames are frozen and nobody else references them.
+    unsafe fn hand_out(
+        nz: &NodeZone,
+        pfn: Pfn,
+        order: u32,
+        req: &AllocRequest,
+        no_watermarks: bool,
+        tag: u32,
+    ) -> bool {
+        // SAFETY: see the function's safety section.
+        if !unsafe { mm_sys::prep_alloc(pfn, order, req.gfp.0, no_watermarks) } {
+            return false;
+        }
+        // INVARIANT: the block is handed out from here on.
+        nz.mirror
+            .set_allocated(pfn, order, tag, req.gfp.has(crate::core::gfp::Gfp::COMP));
+        true
+    }
+
+    /// `alloc_pages_bulk()`: fills the NULL slots of `slots`, in order,
+    /// with order-0 pages and returns the index of the first slot left
+    /// NULL (`slots.len()` when none is), as 7.3's does.
+    ///
+    /// As in `alloc_pages_bulk_noprof()`: one page is allocated the usual
+    /// way when only one is wanted, when no zone of the preferred node is
+    /// above WMARK_LOW plus the pages wanted ([`page_alloc::bulk_zone`]),
+    /// or when the batch got none; otherwise the pages come from this
+    /// CPU's pcp list of that zone, taken [`BULK_CHUNK`] at a time under
+    /// one `pcp_spin_trylock()`, and the batch stops short at the first
+    /// page the list cannot give. Unlike 7.3, `prep_new_page()` runs after
+    /// the pcp lock is dropped, so the batch also works with page_owner
+    /// (which may allocate) and needs no exception for it.
+    pub(crate) fn alloc_bulk(
+        &self,
+        req: &AllocRequest,
+        site: Option<&'static TagSite>,
+        slots: &mut [*mut c_void],
+    ) -> usize {
+        let nr_pages = slots.len();
+        let mut nr_populated = slots.iter().take_while(|s| !s.is_null()).count();
+        if nr_populated == nr_pages {
+            return nr_populated;
+        }
+        let req = AllocRequest { order: 0, ..*req };
+        // 7.3 sizes the batch as nr_pages - nr_populated, populated slots
+        // further on included.
+        let wanted = nr_pages - nr_populated;
+        let batch = if wanted > 1 {
+            mm_sys::drain_deferred();
+            self.zonelists.read(|topo| {
+                let mut env = KEnv { inst: self, topo };
+                page_alloc::bulk_zone(&mut env, &req, wanted as u64)
+            })
+        } else {
+            Ok(None)
+        };
+        let taken = match batch {
+            Ok(Some(bz)) => self.alloc_bulk_batch(&req, site, &bz, slots, &mut nr_populated),
+            _ => 0,
+        };
+        if taken > 0 {
+            // The batch stopped at a NULL slot or filled every one.
+            while nr_populated < nr_pages && !slots[nr_populated].is_null() {
+                nr_populated += 1;
+            }
+            return nr_populated;
+        }
+        // 7.3's `failed:` label: one page from the single-page allocator,
+        // which reports the failure, if any; populated slots after it are
+        // not counted.
+        if let Ok(a) = self.alloc(&req, site) {
+            slots[nr_populated] = mm_sys::pfn_to_page(a.pfn);
+            nr_populated += 1;
+        }
+        nr_populated
+    }
+
+    /// The batch of [`Instance::alloc_bulk`]; returns the pages placed.
+    fn alloc_bulk_batch(
+        &self,
+        req: &AllocRequest,
+        site: Option<&'static TagSite>,
+        bz: &page_alloc::BulkZone,
+        slots: &mut [*mut c_void],
+        nr_populated: &mut usize,
+    ) -> usize {
+        let nid = i32::from(bz.zone.nid);
+        let Ok(nz) = self.node_zone(nid) else {
+            return 0;
+        };
+        let tag = site.map_or(0, mm_sys::tag_id);
+        let fallback = req.preferred_nid != NUMA_NO_NODE && nid != req.preferred_nid;
+        let nr_pages = slots.len();
+        let mut remaining = slots[*nr_populated..]
+            .iter()
+            .filter(|s| s.is_null())
+            .count();
+        let mut taken = 0;
+        let mut buf = [0 as Pfn; BULK_CHUNK];
+        loop {
+            // Injected failures (fail_node<N>), asked page by page as the
+            // single path asks them, outside the pcp lock (a verbose
+            // attribute prints): the batch ends where one hits.
+            let chunk = remaining.min(BULK_CHUNK);
+            let mut want = 0;
+            while want < chunk && !mm_sys::should_fail_alloc(nid, 0) {
+                want += 1;
+            }
+            let got = nz
+                .pcp
+                .with_this_cpu(|_, slot| {
+                    slot.try_with(|p| {
+                        let mut n = 0;
+                        while n < want {
+                            let Some(pfn) = pcp::rmqueue_pcplist(
+                                p,
+                                &mut ZoneLocker(&nz.zone),
+                                0,
+                                bz.mt,
+                                bz.flags,
+                            ) else {
+                                break;
+                            };
+                            buf[n] = pfn;
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .unwrap_or(0);
+            let mut placed = 0usize;
+            for &pfn in &buf[..got] {
+                // SAFETY: just taken off this CPU's pcp list of `nz`.
+                if !unsafe { Self::hand_out(nz, pfn, 0, req, false, tag) } {
+                    self.count(|c| {
+                        c.bad_pages.fetch_add(1, Ordering::Relaxed);
+                    });
+                    continue;
+                }
+                while *nr_populated < nr_pages && !slots[*nr_populated].is_null() {
+                    *nr_populated += 1;
+                }
+                // `got` <= the slots still empty, so one is left here.
+                slots[*nr_populated] = mm_sys::pfn_to_page(pfn);
+                *nr_populated += 1;
+                placed += 1;
+                mm_sys::tag_event(tag, TagEvent::Alloc, PAGE_SIZE);
+                if fallback {
+                    mm_sys::tag_event(tag, TagEvent::Fallback, 0);
+                }
+            }
+            self.count(|c| {
+                c.outstanding.fetch_add(placed as i64, Ordering::Relaxed);
+            });
+            taken += placed;
+            // A bad page (kept out by hand_out) leaves its slot for the
+            // next page, as __rmqueue_pcplist() moves on to the next one.
+            remaining -= placed;
+            if got < want || want < chunk || remaining == 0 {
+                return taken;
+            }
+        }
     }
 
     /// A free the kernel handed us that pnalloc cannot take: leak it rather
@@ -720,6 +889,10 @@ impl Instance {
 }
 
 const PAGE_SIZE: u64 = 4096;
+
+/// Pages [`Instance::alloc_bulk`] takes under one pcp lock hold; the
+/// buffer lives on the stack (512 bytes).
+const BULK_CHUNK: usize = 64;
 
 /// The instance, while published.
 pub(crate) fn instance() -> Option<&'static Instance> {
@@ -827,6 +1000,26 @@ pub(crate) fn alloc_from_c(
     inst.alloc(&req, site).ok().map(|a| a.pfn)
 }
 
+/// Entry from the exported `alloc_pages_bulk()` (`pnalloc.h`).
+pub(crate) fn alloc_bulk_from_c(
+    site: Option<&'static TagSite>,
+    gfp: u32,
+    nid: i32,
+    nodemask: Option<u64>,
+    slots: &mut [*mut c_void],
+) -> usize {
+    let nr_populated = slots.iter().take_while(|s| !s.is_null()).count();
+    let Some(inst) = instance() else {
+        return nr_populated;
+    };
+    let req = AllocRequest {
+        nodemask: nodemask.map(crate::core::zonelist::NodeMask),
+        local_nid: mm_sys::numa_node_id(),
+        ..AllocRequest::new(crate::core::gfp::Gfp(gfp), 0, nid)
+    };
+    inst.alloc_bulk(&req, site, slots)
+}
+
 /// Entry from `mm_shim.c` for every freed page of a private node.
 pub(crate) fn free_from_kernel(pfn: Pfn, order: u32) {
     let p = INSTANCE.load(Ordering::Acquire);
@@ -869,7 +1062,7 @@ impl PageAllocEnv for KEnv<'_> {
 
     fn watermark_ok(&mut self, z: ZoneRef, order: u32, flags: AllocFlags) -> Option<bool> {
         let zone = self.zone(z)?;
-        if order == 0 && zone.watermark_fast_lockless(flags) {
+        if order == 0 && zone.watermark_fast_lockless(flags, 0) {
             return Some(true);
         }
         let mut zone = if flags.nolock {
@@ -878,6 +1071,14 @@ impl PageAllocEnv for KEnv<'_> {
             zone.lock()
         };
         Some(zone.zone_watermark_fast(order, flags))
+    }
+
+    fn watermark_ok_bulk(&mut self, z: ZoneRef, flags: AllocFlags, nr: u64) -> Option<bool> {
+        let zone = self.zone(z)?;
+        if zone.watermark_fast_lockless(flags, nr) {
+            return Some(true);
+        }
+        Some(zone.lock().zone_watermark_bulk(flags, nr))
     }
 
     fn rmqueue(

@@ -35,6 +35,9 @@ pub trait PageAllocEnv {
     fn topology(&self) -> &Topology;
     /// `zone_watermark_fast()`; `None` if the zone does not exist.
     fn watermark_ok(&mut self, z: ZoneRef, order: u32, flags: AllocFlags) -> Option<bool>;
+    /// `zone_watermark_fast()` at order 0 with `nr` pages more than the
+    /// watermark `flags` selects, as `alloc_pages_bulk_noprof()` asks it.
+    fn watermark_ok_bulk(&mut self, z: ZoneRef, flags: AllocFlags, nr: u64) -> Option<bool>;
     /// `rmqueue()`: from this CPU's pcp list for orders up to
     /// `PAGE_ALLOC_COSTLY_ORDER`, else (or when that fails) from the buddy
     /// with [`super::zone::Zone::rmqueue_buddy`], which also reserves a
@@ -255,11 +258,13 @@ fn drain_all_pages<E: PageAllocEnv>(env: &mut E, ac: &AllocContext) {
     }
 }
 
-/// `__alloc_frozen_pages_noprof()` on private nodes.
-pub fn alloc_pages<E: PageAllocEnv>(
-    env: &mut E,
+/// `prepare_alloc_pages()`: the request checked and its context built.
+/// Returns the context, the caller's flags and the failure to report when
+/// no memory is found.
+fn prepare_alloc_pages<E: PageAllocEnv>(
+    env: &E,
     req: &AllocRequest,
-) -> Result<Allocated, AllocFailure> {
+) -> Result<(AllocContext, AllocFlags, AllocFailure), AllocFailure> {
     let gfp = req.gfp;
     if req.order > MAX_PAGE_ORDER {
         return Err(AllocFailure::Invalid(CoreError::Invalid));
@@ -292,6 +297,17 @@ pub fn alloc_pages<E: PageAllocEnv>(
     if env.topology().zonelist(nid, ac.sel, ac.thisnode).is_none() {
         return Err(AllocFailure::Invalid(CoreError::NotFound));
     }
+    Ok((ac, flags, nomem))
+}
+
+/// `__alloc_frozen_pages_noprof()` on private nodes.
+pub fn alloc_pages<E: PageAllocEnv>(
+    env: &mut E,
+    req: &AllocRequest,
+) -> Result<Allocated, AllocFailure> {
+    let gfp = req.gfp;
+    let (ac, flags, nomem) = prepare_alloc_pages(env, req)?;
+    let mt = ac.migratetype;
 
     let done = |(zone, pfn, flags): (ZoneRef, Pfn, AllocFlags), path| Allocated {
         pfn,
@@ -347,4 +363,52 @@ pub fn alloc_pages<E: PageAllocEnv>(
         }
     }
     Err(nomem)
+}
+
+/// Where `alloc_pages_bulk_noprof()` takes its batch from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkZone {
+    /// The zone whose pcp list serves the whole batch.
+    pub zone: ZoneRef,
+    /// `ac.migratetype`: the pcp list.
+    pub mt: MigrateType,
+    /// The flags of the pass (WMARK_LOW, as 7.3's bulk allocator uses).
+    pub flags: AllocFlags,
+}
+
+/// The zone choice of `alloc_pages_bulk_noprof()` for `nr` more order-0
+/// pages: the first eligible zone of the preferred node whose free pages
+/// exceed WMARK_LOW plus `nr`. `Ok(None)` where 7.3 gives up on the batch
+/// and allocates one page with `__alloc_pages()`: no such zone, or the
+/// next eligible zone is on another node (the bulk allocator never falls
+/// back across nodes, only the single page does).
+pub fn bulk_zone<E: PageAllocEnv>(
+    env: &mut E,
+    req: &AllocRequest,
+    nr: u64,
+) -> Result<Option<BulkZone>, AllocFailure> {
+    let req = AllocRequest { order: 0, ..*req };
+    let (ac, flags, _) = prepare_alloc_pages(env, &req)?;
+    let flags = flags.fast_path(req.gfp, 0);
+    let Some(preferred) = ac.preferred_zoneref(env) else {
+        return Ok(None);
+    };
+    let mut i = 0;
+    while let Some(z) = ac.zoneref(env, i) {
+        i += 1;
+        if !ac.eligible(z) {
+            continue;
+        }
+        if z != preferred && z.nid != preferred.nid {
+            return Ok(None);
+        }
+        if env.watermark_ok_bulk(z, flags, nr).unwrap_or(false) {
+            return Ok(Some(BulkZone {
+                zone: z,
+                mt: ac.migratetype,
+                flags,
+            }));
+        }
+    }
+    Ok(None)
 }

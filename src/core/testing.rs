@@ -311,6 +311,11 @@ impl PageAllocEnv for Instance {
         Some(zone.zone_watermark_fast(order, flags))
     }
 
+    fn watermark_ok_bulk(&mut self, z: ZoneRef, flags: AllocFlags, nr: u64) -> Option<bool> {
+        let zone = &mut self.zones.get_mut(&(z.nid, z.zone as u8))?.zone;
+        Some(zone.zone_watermark_bulk(flags, nr))
+    }
+
     fn rmqueue(
         &mut self,
         z: ZoneRef,

@@ -857,6 +857,20 @@ impl<S: FrameStore> Zone<S> {
         ok
     }
 
+    /// `zone_watermark_fast()` at order 0 against the watermark plus `nr`,
+    /// the check `alloc_pages_bulk_noprof()` makes before taking `nr`
+    /// pages under one pcp lock; failures are counted.
+    pub fn zone_watermark_bulk(&mut self, flags: AllocFlags, nr: u64) -> bool {
+        let ok = match self.wmark_pages(flags.wmark) {
+            None => true,
+            Some(mark) => self.watermark_ok(0, mark.saturating_add(nr), flags),
+        };
+        if !ok {
+            self.stat.watermark_fail += 1;
+        }
+        ok
+    }
+
     /// `reserve_highatomic_pageblock()`: the pageblock(s) of `pfn` become
     /// MIGRATE_HIGHATOMIC, up to about 1% of the zone; none at all in a
     /// zone whose 1% is less than a pageblock.

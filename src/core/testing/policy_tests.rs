@@ -520,3 +520,41 @@ fn node_distance_reads_the_table() {
     assert_eq!((t.distance(3, 5), t.distance(5, 3)), (42, 20));
     assert_eq!((t.distance(64, 0), t.distance(0, -1)), (u8::MAX, u8::MAX));
 }
+
+#[test]
+fn bulk_takes_the_preferred_zone_only_above_low_plus_the_batch() {
+    use super::super::{alloc_flags::Watermark, migratetype::MigrateType, page_alloc::bulk_zone};
+    let mut inst = three_nodes();
+    set_wmarks(&mut inst, 1, [100, 200, 300]);
+    let req = AllocRequest::new(Gfp::KERNEL, 0, 1);
+    let b = bulk_zone(&mut inst, &req, 4096 - 201).unwrap().unwrap();
+    assert_eq!((b.zone.nid, b.zone.zone), (1, ZoneType::Normal));
+    assert_eq!(
+        (b.mt, b.flags.wmark),
+        (MigrateType::Unmovable, Watermark::Low)
+    );
+    // free 4096 <= low 200 + 3896: no batch, and no fallback to node 2
+    // (which has room): 7.3 allocates one page the usual way instead.
+    let fails = inst.zone(1, ZoneType::Normal).stat.watermark_fail;
+    assert_eq!(bulk_zone(&mut inst, &req, 4096 - 200), Ok(None));
+    assert_eq!(
+        inst.zone(1, ZoneType::Normal).stat.watermark_fail,
+        fails + 1
+    );
+    // The request is checked as the single-page one is.
+    let dma32 = AllocRequest::new(Gfp(Gfp::KERNEL.0 | Gfp::DMA32), 0, 1);
+    assert!(matches!(
+        bulk_zone(&mut inst, &dma32, 8),
+        Err(AllocFailure::Invalid(_))
+    ));
+    // NUMA_NO_NODE from CPU node 0: the nearest private node, 2.
+    let mut any = AllocRequest::new(Gfp::KERNEL, 0, NUMA_NO_NODE);
+    any.local_nid = 0;
+    assert_eq!(bulk_zone(&mut inst, &any, 8).unwrap().unwrap().zone.nid, 2);
+    // Order is ignored: the bulk allocator hands out order-0 pages.
+    let order3 = AllocRequest::new(Gfp::KERNEL, 3, 1);
+    assert_eq!(
+        bulk_zone(&mut inst, &order3, 8).unwrap().unwrap().zone.nid,
+        1
+    );
+}
