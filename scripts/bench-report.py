@@ -194,20 +194,30 @@ def plots(out, cells, mode, frag):
     ax.legend()
     figs.append((fig, "bulkapi.png"))
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    labels = ["p50", "p95", "p99", "max"]
-    cols = ["get_min", "get_avg", "get_max", "put_min"]
-    for (w, o, x), sides in sorted(cells.items()):
-        if not w.startswith("nolock"):
-            continue
-        for side, rs in sorted(sides.items()):
-            vals = [med(rs, c)[0] for c in cols]
-            ax.plot(labels, vals, marker="o", label=f"{w} {side}, {x} thread(s)")
-    ax.set_yscale("log")
-    ax.set_ylabel("ns per alloc+free pair")
-    ax.set_title(f"nolock latency percentiles (task, hrtimer), {mode}")
-    ax.legend()
-    figs.append((fig, "nolock.png"))
+    # The nolock latency CDF: per side, workload and thread count, each
+    # percentile is the median of that percentile over the rounds.
+    cdf_path = os.path.join(out, "nolock-cdf.csv")
+    cdf = defaultdict(lambda: defaultdict(list))
+    if os.path.exists(cdf_path):
+        for r in load(cdf_path):
+            cdf[(r["workload"], int(r["x"]), r["side"])][int(r["percentile"])].append(int(r["ns"]))
+    if cdf:
+        workloads = sorted({k[0] for k in cdf})
+        fig, axes = plt.subplots(1, len(workloads), figsize=(6 * len(workloads), 4), squeeze=False)
+        for ax, w in zip(axes[0], workloads):
+            for (cw, x, side), pts in sorted(cdf.items()):
+                if cw != w:
+                    continue
+                qs = sorted(pts)
+                ax.plot([statistics.median(pts[q]) for q in qs], qs,
+                        label=f"{side}, {'contended' if x > 1 else 'alone'}")
+            ax.set_xscale("log")
+            ax.set_xlabel("ns per alloc+free pair")
+            ax.set_ylabel("percentile")
+            where = "hrtimer (hardirq)" if w == "nolockirq" else "task"
+            ax.set_title(f"{w}: alloc/free_pages_nolock from {where}, {mode}")
+            ax.legend()
+        figs.append((fig, "nolock.png"))
 
     if frag:
         fig, ax = plt.subplots(figsize=(6, 4))

@@ -97,6 +97,7 @@ cat $PN_DEBUGFS/pageblocks >"$OUT/pageblocks-after-frag.txt"
 cat $PN_DEBUGFS/buddyinfo
 echo "all workloads done after $((SECONDS - t0)) s"
 cat $RUN >"$OUT/bench.csv"
+cat /sys/kernel/debug/pnalloc_bench/cdf >"$OUT/nolock-cdf.csv"
 echo "$(($(wc -l <"$OUT/bench.csv") - 1)) rows in bench.csv"
 run clear
 

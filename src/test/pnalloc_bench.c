@@ -71,6 +71,9 @@
 #define BENCH_GFP	(GFP_KERNEL | __GFP_THISNODE | __GFP_NOWARN | __GFP_NORETRY)
 #define MAX_THREADS	8
 #define MAX_ROWS	8192
+/* nolock rows keep their whole latency distribution: every percentile. */
+#define MAX_CDF		256
+#define CDF_POINTS	101
 #define MAX_BATCH	512
 #define MAX_BLOCKS	(1UL << 20)
 #define FRAME_ORDER	(PMD_SHIFT - PAGE_SHIFT)	/* a 2 MiB frame on x86 */
@@ -89,12 +92,15 @@ struct row {
 	u8 side, workload;
 	u16 order, x;
 	s16 iteration;
+	u16 cdf;		/* 1 + index into cdfs, or 0 */
 	u64 allocs;
 	u64 t[6];
 };
 
 static struct row *rows;
 static unsigned int nr_rows;
+static u32 (*cdfs)[CDF_POINTS];
+static unsigned int nr_cdfs;
 /* What "frag ... hold" kept of pnalloc's side, until "clear". */
 static struct page **frag_kept;
 static unsigned long nr_frag_kept;
@@ -403,6 +409,7 @@ static void add_row(struct run *r, int iteration)
 	row->order = r->w == W_BULKAPI ? 0 : r->order;
 	row->x = r->w == W_BULKAPI ? r->batch : r->threads;
 	row->iteration = iteration;
+	row->cdf = 0;
 	if (is_nolock(r->w)) {
 		unsigned long n = r->n;
 
@@ -414,6 +421,14 @@ static void add_row(struct run *r, int iteration)
 		row->t[3] = r->lat[n - 1];
 		row->t[4] = n;
 		row->t[5] = 0;
+		if (nr_cdfs < MAX_CDF) {
+			for (t = 0; t < CDF_POINTS; t++) {
+				u64 at = n * t / (CDF_POINTS - 1);
+
+				cdfs[nr_cdfs][t] = r->lat[min_t(u64, at, n - 1)];
+			}
+			row->cdf = ++nr_cdfs;
+		}
 		return;
 	}
 	for (t = 0; t < r->threads; t++) {
@@ -756,7 +771,7 @@ static ssize_t run_write(struct file *file, const char __user *ubuf,
 {
 	char buf[128], *p = buf, *cmd;
 	unsigned long v[6];
-	int nids[NR_SIDES], w, ret;
+	int nids[NR_SIDES], w = -1, ret;
 	bool hold = false;
 
 	if (!len || len >= sizeof(buf))
@@ -768,6 +783,7 @@ static ssize_t run_write(struct file *file, const char __user *ubuf,
 	guard(mutex)(&bench_lock);
 	if (!strcmp(cmd, "clear") && (!p || !strim(p)[0])) {
 		nr_rows = 0;
+		nr_cdfs = 0;
 		frag_release_kept();
 		return len;
 	}
@@ -808,6 +824,8 @@ static ssize_t run_write(struct file *file, const char __user *ubuf,
 	if (strcmp(cmd, "touch") &&
 	    nr_rows + NR_SIDES * (strcmp(cmd, "frag") ? v[3] : v[2] + 1) > MAX_ROWS)
 		return -ENOSPC;
+	if (w >= 0 && is_nolock(w) && nr_cdfs + NR_SIDES * v[3] > MAX_CDF)
+		return -ENOSPC;
 	/* The node is not at rest while a frag's pages are kept. */
 	if (frag_kept)
 		return -EBUSY;
@@ -847,6 +865,40 @@ static int run_open(struct inode *inode, struct file *file)
 	return single_open_size(file, run_show, NULL, (MAX_ROWS + 1) * 128);
 }
 
+/* cdf: every percentile of every nolock row, for a true CDF plot. */
+static int cdf_show(struct seq_file *m, void *v)
+{
+	unsigned int i, q;
+
+	guard(mutex)(&bench_lock);
+	seq_puts(m, "side,workload,x,iteration,percentile,ns\n");
+	for (i = 0; i < nr_rows; i++) {
+		struct row *r = &rows[i];
+
+		if (!r->cdf)
+			continue;
+		for (q = 0; q < CDF_POINTS; q++)
+			seq_printf(m, "%s,%s,%u,%d,%u,%u\n",
+				   side_names[r->side],
+				   workload_names[r->workload], r->x,
+				   r->iteration, q, cdfs[r->cdf - 1][q]);
+	}
+	return 0;
+}
+
+static int cdf_open(struct inode *inode, struct file *file)
+{
+	return single_open_size(file, cdf_show, NULL, (MAX_CDF * CDF_POINTS + 1) * 48);
+}
+
+static const struct file_operations cdf_fops = {
+	.owner = THIS_MODULE,
+	.open = cdf_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
 static const struct file_operations run_fops = {
 	.owner = THIS_MODULE,
 	.open = run_open,
@@ -859,10 +911,15 @@ static const struct file_operations run_fops = {
 static int __init pnalloc_bench_init(void)
 {
 	rows = vcalloc(MAX_ROWS, sizeof(*rows));
-	if (!rows)
+	cdfs = vcalloc(MAX_CDF, sizeof(*cdfs));
+	if (!rows || !cdfs) {
+		vfree(rows);
+		vfree(cdfs);
 		return -ENOMEM;
+	}
 	bench_dir = debugfs_create_dir("pnalloc_bench", NULL);
 	debugfs_create_file("run", 0600, bench_dir, NULL, &run_fops);
+	debugfs_create_file("cdf", 0400, bench_dir, NULL, &cdf_fops);
 	return 0;
 }
 
@@ -870,6 +927,7 @@ static void __exit pnalloc_bench_exit(void)
 {
 	debugfs_remove(bench_dir);
 	frag_release_kept();
+	vfree(cdfs);
 	vfree(rows);
 }
 
