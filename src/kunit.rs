@@ -525,13 +525,22 @@ mod contract {
         // A frame that is free (the second page of nothing handed out
         // after `p`'s block), the block with the wrong order, misaligned,
         // and a kernel page that is not pnalloc's at all.
+        // What the kernel's free path would pass along with each pfn.
+        let free = |pfn, order| {
+            node::free_from_kernel(
+                pfn,
+                order,
+                mm_sys::page_nid(pfn),
+                mm_sys::page_hwpoison(pfn),
+            )
+        };
         let free_pfn = p.pfn() + 2;
-        node::free_from_kernel(free_pfn, 0);
-        node::free_from_kernel(p.pfn(), 0);
-        node::free_from_kernel(p.pfn() + 1, 1);
+        free(free_pfn, 0);
+        free(p.pfn(), 0);
+        free(p.pfn() + 1, 1);
         let kernel_page = KBox::new([0u8; 64], GFP_KERNEL)?;
         let kpfn = mm_sys::virt_to_pfn(::core::ptr::from_ref(&*kernel_page) as usize);
-        node::free_from_kernel(kpfn, 0);
+        free(kpfn, 0);
         let after = (
             inst.bad_frees(),
             nz.zone.lock().nr_free_pages,

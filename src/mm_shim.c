@@ -525,7 +525,8 @@ static void pnalloc_node_free(struct page *page, unsigned int order, bool nolock
 		irq_work_queue(&deferred_work);
 		return;
 	}
-	pnalloc_rust_free(page_to_pfn(page), order);
+	pnalloc_rust_free(page_to_pfn(page), order, page_to_nid(page),
+			  PageHWPoison(page));
 }
 
 void pnalloc_deferred_sync(void)
@@ -548,7 +549,8 @@ void pnalloc_drain_deferred(void)
 		unsigned int order = page->private;
 
 		page->private = 0;
-		pnalloc_rust_free(page_to_pfn(page), order);
+		pnalloc_rust_free(page_to_pfn(page), order, page_to_nid(page),
+				  PageHWPoison(page));
 	}
 }
 
@@ -713,14 +715,40 @@ void *pnalloc_per_cpu_ptr(void __percpu *p, int cpu)
 	return per_cpu_ptr(p, cpu);
 }
 
-int pnalloc_get_cpu(void)
+/*
+ * This CPU's slot of @p without pinning: for per-CPU atomic counters, where
+ * landing on another CPU's slot after a migration is harmless.
+ */
+void *pnalloc_raw_cpu_ptr(void __percpu *p)
 {
-	return get_cpu();
+	return raw_cpu_ptr(p);
 }
 
-void pnalloc_put_cpu(void)
+/*
+ * pcp_spin_trylock() on src/node.rs's per-CPU PcpSlot, whose first member
+ * is its spinlock_t: pin the task, find this CPU's slot, trylock it. True
+ * with the task pinned and the lock held; false unpinned. Either way
+ * *slot is the slot tried, so the caller can count a failure. One call
+ * where the pcp fast path used to cross into C five times.
+ */
+bool pnalloc_pcp_trylock(void __percpu *slots, void **slot)
 {
-	put_cpu();
+	spinlock_t *lock;
+
+	preempt_disable();
+	lock = this_cpu_ptr((spinlock_t __percpu *)slots);
+	*slot = lock;
+	if (likely(spin_trylock(lock)))
+		return true;
+	preempt_enable();
+	return false;
+}
+
+/* pcp_spin_unlock(): undoes a successful pnalloc_pcp_trylock(). */
+void pnalloc_pcp_unlock(void *slot)
+{
+	spin_unlock((spinlock_t *)slot);
+	preempt_enable();
 }
 
 int pnalloc_nr_cpu_ids(void)

@@ -77,8 +77,9 @@ void pnalloc_deferred_sync(void);
 void __percpu *pnalloc_percpu_alloc(size_t size, size_t align);
 void pnalloc_percpu_free(void __percpu *p);
 void *pnalloc_per_cpu_ptr(void __percpu *p, int cpu);
-int pnalloc_get_cpu(void);
-void pnalloc_put_cpu(void);
+void *pnalloc_raw_cpu_ptr(void __percpu *p);
+bool pnalloc_pcp_trylock(void __percpu *slots, void **slot);
+void pnalloc_pcp_unlock(void *slot);
 int pnalloc_nr_cpu_ids(void);
 bool pnalloc_cpu_possible(int cpu);
 
@@ -106,7 +107,7 @@ void pnalloc_split_page(u64 pfn, unsigned int order);
 void pnalloc_alloc_tag_exit(void);
 
 /* Implemented in Rust (src/mm_sys.rs). */
-void pnalloc_rust_free(u64 pfn, unsigned int order);
+void pnalloc_rust_free(u64 pfn, unsigned int order, int nid, bool hwpoison);
 u64 pnalloc_rust_alloc(struct pnalloc_tag_site *site, u32 gfp,
 		       unsigned int order, int nid, u64 nodemask,
 		       bool has_nodemask, unsigned int alloc_flags, int zlsel);

@@ -69,8 +69,9 @@ extern "C" {
     fn pnalloc_percpu_alloc(size: usize, align: usize) -> *mut c_void;
     fn pnalloc_percpu_free(p: *mut c_void);
     fn pnalloc_per_cpu_ptr(p: *mut c_void, cpu: c_int) -> *mut c_void;
-    fn pnalloc_get_cpu() -> c_int;
-    fn pnalloc_put_cpu();
+    fn pnalloc_raw_cpu_ptr(p: *mut c_void) -> *mut c_void;
+    fn pnalloc_pcp_trylock(slots: *mut c_void, slot: *mut *mut c_void) -> bool;
+    fn pnalloc_pcp_unlock(slot: *mut c_void);
     fn pnalloc_nr_cpu_ids() -> c_int;
     fn pnalloc_cpu_possible(cpu: c_int) -> bool;
     fn pnalloc_virt_to_pfn(addr: usize) -> u64;
@@ -413,14 +414,66 @@ impl<T> CpuLocal<T> {
         unsafe { &*self.slot(cpu) }
     }
 
-    /// Runs `f` on this CPU's `T` with preemption disabled (`get_cpu()`).
-    pub(crate) fn with_this_cpu<R>(&self, f: impl FnOnce(i32, &T) -> R) -> R {
-        // SAFETY: paired with `pnalloc_put_cpu` below.
-        let cpu = unsafe { pnalloc_get_cpu() };
-        let r = f(cpu, self.get(cpu));
-        // SAFETY: paired with `pnalloc_get_cpu` above.
-        unsafe { pnalloc_put_cpu() };
-        r
+    /// The `T` of the CPU the caller was on at the call (`raw_cpu_ptr()`),
+    /// without pinning: the caller may run elsewhere by the time it uses
+    /// it. For per-CPU atomics summed when read, where that is harmless.
+    pub(crate) fn this_cpu_racy(&self) -> &T {
+        // SAFETY: `ptr` is a live per-CPU allocation.
+        let p = unsafe { pnalloc_raw_cpu_ptr(self.ptr) }.cast::<T>();
+        // SAFETY: by the invariant every slot holds a valid `T` for as long
+        // as `self` lives, and `get()` already shares any CPU's `T`.
+        unsafe { &*p }
+    }
+
+    /// `pcp_spin_trylock()`: pins the task to this CPU and trylocks the
+    /// lock at the start of its `T`, in one call into C. `Ok` holds both
+    /// until dropped; `Err` is the slot whose lock was taken, unpinned.
+    ///
+    /// # Safety
+    ///
+    /// `T` is `#[repr(C)]`, its first field an initialised `spinlock_t`
+    /// taken only with `spin_lock()`/`spin_trylock()` (never from hardirq
+    /// or NMI with a waiting `spin_lock()`), in every slot.
+    pub(crate) unsafe fn trylock_this_cpu(&self) -> Result<CpuSlotGuard<'_, T>, &T> {
+        let mut slot = ::core::ptr::null_mut();
+        // SAFETY: `ptr` is a live per-CPU allocation whose slots start with
+        // an initialised `spinlock_t` (the caller's contract).
+        let locked = unsafe { pnalloc_pcp_trylock(self.ptr, &mut slot) };
+        // SAFETY: the callee set `slot` to this CPU's slot, which holds a
+        // valid `T` for as long as `self` lives (the invariant).
+        let slot = unsafe { &*slot.cast::<T>() };
+        if locked {
+            // INVARIANT: the lock is held and the task pinned.
+            Ok(CpuSlotGuard { slot })
+        } else {
+            Err(slot)
+        }
+    }
+}
+
+/// This CPU's slot of a [`CpuLocal`], locked and with the task pinned.
+///
+/// # Invariants
+///
+/// `slot`'s leading `spinlock_t` is held by us and the task is pinned,
+/// both by one `pnalloc_pcp_trylock()` that this guard undoes when dropped.
+pub(crate) struct CpuSlotGuard<'a, T> {
+    slot: &'a T,
+}
+
+impl<T> ::core::ops::Deref for CpuSlotGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.slot
+    }
+}
+
+impl<T> Drop for CpuSlotGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: by the invariant we hold the lock and the pin taken by
+        // `pnalloc_pcp_trylock()`, and give both back once.
+        unsafe { pnalloc_pcp_unlock(::core::ptr::from_ref(self.slot).cast_mut().cast()) };
     }
 }
 
@@ -703,8 +756,8 @@ extern "C" fn pnalloc_rust_cpu_dead(cpu: u32) {
 /// The free path of the patched kernel lands here for every page of a
 /// private node whose last reference was dropped.
 #[no_mangle]
-extern "C" fn pnalloc_rust_free(pfn: u64, order: u32) {
-    crate::node::free_from_kernel(pfn, order);
+extern "C" fn pnalloc_rust_free(pfn: u64, order: u32, nid: c_int, hwpoison: bool) {
+    crate::node::free_from_kernel(pfn, order, nid, hwpoison);
 }
 
 /// `alloc_pages_bulk()` through the exported entry point on `slots`,

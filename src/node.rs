@@ -48,10 +48,12 @@ use ::core::{
 };
 
 use kernel::{
+    bindings,
     ffi::c_void,
-    new_mutex, new_spinlock,
+    new_mutex,
     prelude::*,
-    sync::{lock::Guard, Mutex, SpinLock},
+    sync::{lock::Guard, Mutex},
+    types::Opaque,
 };
 
 use crate::{
@@ -211,10 +213,14 @@ impl KZone {
 ///
 /// # Invariants
 ///
-/// `pcp` is only accessed while `lock` is held.
+/// `lock` is an initialised `spinlock_t`, taken only with `spin_lock()` from
+/// process context or `spin_trylock()`; `pcp` is only accessed while it is
+/// held.
 #[repr(C)]
 pub(crate) struct PcpSlot {
-    lock: SpinLock<()>,
+    /// First, so that `pnalloc_pcp_trylock()` finds it at the slot's
+    /// address ([`CpuLocal::trylock_this_cpu`]).
+    lock: Opaque<bindings::spinlock_t>,
     pcp: UnsafeCell<PerCpuPages>,
     /// Trylocks that found the lock taken (an interrupt or NMI on this CPU
     /// while its task held it, or a remote drain): evidence of contention.
@@ -227,25 +233,40 @@ unsafe impl Sync for PcpSlot {}
 unsafe impl Send for PcpSlot {}
 
 impl PcpSlot {
-    /// `pcp_spin_trylock()` on this CPU's slot (the caller has pinned the
-    /// task to the CPU): runs `f` on the lists with the lock held, or
-    /// returns `None` when it is contended.
-    pub(crate) fn try_with<R>(&self, f: impl FnOnce(&mut PerCpuPages) -> R) -> Option<R> {
-        let Some(_guard) = self.lock.try_lock() else {
-            self.trylock_failed.fetch_add(1, Ordering::Relaxed);
-            return None;
-        };
-        // SAFETY: the lock is held for the lifetime of this reference.
-        Some(f(unsafe { &mut *self.pcp.get() }))
+    /// Initialises the lock of a zeroed slot and sets its marks.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is valid, zeroed and not yet shared.
+    unsafe fn init(slot: *mut PcpSlot) -> Result {
+        let key = kernel::static_lock_class!();
+        // SAFETY: `slot` is valid and unshared (the caller's contract); the
+        // name and the lock class key are statics. One class for every
+        // slot, as one `new_spinlock!()` site would give.
+        unsafe {
+            bindings::__spin_lock_init(
+                (*slot).lock.get(),
+                kernel::c_str!("pnalloc_pcp").as_char_ptr(),
+                key.as_ptr(),
+            );
+            (*(*slot).pcp.get())
+                .set_high_batch(PCP_DEFAULT_HIGH, PCP_DEFAULT_BATCH)
+                .map_err(Error::from)
+        }
     }
 
     /// `pcp_spin_lock_nopin()`: any CPU's slot, from process context
     /// (drains, statistics). Waiting is safe: holders never wait for
     /// anything but the zone lock, and interrupts only trylock.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut PerCpuPages) -> R) -> R {
-        let _guard = self.lock.lock();
-        // SAFETY: the lock is held for the lifetime of this reference.
-        f(unsafe { &mut *self.pcp.get() })
+        // SAFETY: `lock` is initialised (the invariant); process context.
+        unsafe { bindings::spin_lock(self.lock.get()) };
+        // SAFETY: the lock is held until the unlock below, and the
+        // reference does not outlive `f`.
+        let r = f(unsafe { &mut *self.pcp.get() });
+        // SAFETY: taken above.
+        unsafe { bindings::spin_unlock(self.lock.get()) };
+        r
     }
 }
 
@@ -349,15 +370,8 @@ impl PoisonedHeld {
 impl NodeZone {
     fn new(nid: i32) -> Result<impl PinInit<Self, Error>> {
         let store = KStore::new()?;
-        let init_slot = |slot: *mut PcpSlot| -> Result {
-            // SAFETY: `slot` is valid, zeroed and not yet shared.
-            unsafe {
-                pin_init::raw_init(&raw mut (*slot).lock, new_spinlock!(()));
-                (*(*slot).pcp.get())
-                    .set_high_batch(PCP_DEFAULT_HIGH, PCP_DEFAULT_BATCH)
-                    .map_err(Error::from)
-            }
-        };
+        // SAFETY: `CpuLocal::new` passes each zeroed slot before sharing it.
+        let init_slot = |slot: *mut PcpSlot| unsafe { PcpSlot::init(slot) };
         // SAFETY: an all-zero `PcpSlot` is an unused lock, zero counters and an empty
         // `PerCpuPages`; `init_slot` initialises the lock in place and sets
         // the marks before anyone can reach the slot.
@@ -368,6 +382,22 @@ impl NodeZone {
             mirror <- MirrorIndex::new(),
             poisoned: PoisonedHeld::new(),
         }? Error))
+    }
+
+    /// `pcp_spin_trylock()` on this CPU's lists: runs `f` on them with the
+    /// task pinned and the lock held, or returns `None` when the lock is
+    /// contended (the caller then goes to the zone, as 7.3 does).
+    fn pcp_try_with<R>(&self, f: impl FnOnce(&mut PerCpuPages) -> R) -> Option<R> {
+        // SAFETY: `PcpSlot` is `#[repr(C)]` with its initialised lock first,
+        // taken only as `trylock_this_cpu` requires (its invariant).
+        match unsafe { self.pcp.trylock_this_cpu() } {
+            // SAFETY: the guard holds the slot's lock while `f` runs.
+            Ok(slot) => Some(f(unsafe { &mut *slot.pcp.get() })),
+            Err(slot) => {
+                slot.trylock_failed.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
     }
 
     /// `drain_all_pages(zone)`: every CPU's lists back to the buddy.
@@ -540,7 +570,7 @@ impl Instance {
     }
 
     fn count(&self, f: impl FnOnce(&Counters)) {
-        self.counters.with_this_cpu(|_, c| f(c));
+        f(self.counters.this_cpu_racy());
     }
 
     /// Allocates through the core's policy and hands the block out as the
@@ -736,25 +766,18 @@ impl Instance {
                 want += 1;
             }
             let got = nz
-                .pcp
-                .with_this_cpu(|_, slot| {
-                    slot.try_with(|p| {
-                        let mut n = 0;
-                        while n < want {
-                            let Some(pfn) = pcp::rmqueue_pcplist(
-                                p,
-                                &mut ZoneLocker(&nz.zone),
-                                0,
-                                bz.mt,
-                                bz.flags,
-                            ) else {
-                                break;
-                            };
-                            buf[n] = pfn;
-                            n += 1;
-                        }
-                        n
-                    })
+                .pcp_try_with(|p| {
+                    let mut n = 0;
+                    while n < want {
+                        let Some(pfn) =
+                            pcp::rmqueue_pcplist(p, &mut ZoneLocker(&nz.zone), 0, bz.mt, bz.flags)
+                        else {
+                            break;
+                        };
+                        buf[n] = pfn;
+                        n += 1;
+                    }
+                    n
                 })
                 .unwrap_or(0);
             let mut placed = 0usize;
@@ -810,8 +833,9 @@ impl Instance {
     /// A block whose last reference was dropped comes back. Its frames are
     /// already frozen (`__free_pages_prepare()` left refcount 0 and no
     /// page type): pnalloc writes nothing to its struct pages.
-    fn free(&self, pfn: Pfn, order: u32) {
-        let nid = mm_sys::page_nid(pfn);
+    /// `nid` and `hwpoison` are the page's node and `PageHWPoison()`, read
+    /// by the C caller, which holds the `struct page`.
+    fn free(&self, pfn: Pfn, order: u32, nid: i32, hwpoison: bool) {
         let Ok(nz) = self.node_zone(nid) else {
             return self.refuse_free(pfn, order, "not on a private node");
         };
@@ -821,14 +845,14 @@ impl Instance {
         match nz.mirror.take_allocated(pfn, order) {
             Ok(FreedBlock::Block { tag }) => {
                 mm_sys::tag_event(tag, TagEvent::Free, PAGE_SIZE << order);
-                self.free_to_lists(nz, pfn, order);
+                self.free_to_lists(nz, pfn, order, hwpoison);
             }
             Ok(FreedBlock::TailPiece { tag, head }) => {
                 // A tail piece of ___free_pages(): the head keeps the call.
                 mm_sys::tag_event(tag, TagEvent::SubBytes, PAGE_SIZE << order);
-                self.free_to_lists(nz, pfn, order);
+                self.free_to_lists(nz, pfn, order, hwpoison);
                 if let Some(head) = head {
-                    self.free_to_lists(nz, head, 0);
+                    self.free_to_lists(nz, head, 0, mm_sys::page_hwpoison(head));
                 }
             }
             Ok(FreedBlock::HeadFirst { tag }) => {
@@ -843,13 +867,15 @@ impl Instance {
     /// Puts a checked block back: this CPU's pcp list when it can (and
     /// the order is one pcp lists hold), else the buddy. A block holding a
     /// page that was poisoned while handed out goes back without it.
-    fn free_to_lists(&self, nz: &NodeZone, pfn: Pfn, order: u32) {
+    /// `hwpoison` is `PageHWPoison()` of the block's first page.
+    fn free_to_lists(&self, nz: &NodeZone, pfn: Pfn, order: u32, hwpoison: bool) {
         // An order-0 page poisoned while memory_failure() had not yet
-        // recorded it: the flag says so (one read of a hot struct page).
+        // recorded it: the flag says so (read by the C caller, which has
+        // the struct page at hand).
         let bad = nz
             .poisoned
             .take_in(pfn, order)
-            .or_else(|| (order == 0 && mm_sys::page_hwpoison(pfn)).then_some(pfn));
+            .or_else(|| (order == 0 && hwpoison).then_some(pfn));
         if let Some(bad) = bad {
             let mut z = nz.zone.lock();
             if z.free_pages_except(pfn, order, bad).is_err() {
@@ -870,15 +896,13 @@ impl Instance {
             });
             return;
         }
-        let on_pcp = pcp::pcp_allowed_order(order)
-            && nz.pcp.with_this_cpu(|_, slot| {
-                // The list is chosen by the pageblock's type, read without
-                // the zone lock, as free_frozen_page_commit() does.
-                let mt = nz.mirror.pageblock_mt(pfn);
-                slot.try_with(|p| {
-                    pcp::free_pcp(p, &mut ZoneLocker(&nz.zone), pfn, order, mt, false)
-                }) == Some(true)
-            });
+        let on_pcp = pcp::pcp_allowed_order(order) && {
+            // The list is chosen by the pageblock's type, read without the
+            // zone lock, as free_frozen_page_commit() does.
+            let mt = nz.mirror.pageblock_mt(pfn);
+            nz.pcp_try_with(|p| pcp::free_pcp(p, &mut ZoneLocker(&nz.zone), pfn, order, mt, false))
+                == Some(true)
+        };
         if !on_pcp {
             nz.zone.lock().free_pages(pfn, order);
         }
@@ -1021,7 +1045,7 @@ pub(crate) fn alloc_bulk_from_c(
 }
 
 /// Entry from `mm_shim.c` for every freed page of a private node.
-pub(crate) fn free_from_kernel(pfn: Pfn, order: u32) {
+pub(crate) fn free_from_kernel(pfn: Pfn, order: u32, nid: i32, hwpoison: bool) {
     let p = INSTANCE.load(Ordering::Acquire);
     if p.is_null() {
         // Cannot happen while nodes are registered; never give it away.
@@ -1032,7 +1056,7 @@ pub(crate) fn free_from_kernel(pfn: Pfn, order: u32) {
     // and `unpublish`, and the latter happens only after every private node
     // is unregistered, which waits for frees in flight.
     let inst = unsafe { &*p };
-    inst.free(pfn, order);
+    inst.free(pfn, order, nid, hwpoison);
 }
 
 /// The core's view of the kernel instance: zones behind their locks, the
@@ -1097,10 +1121,8 @@ impl PageAllocEnv for KEnv<'_> {
             return None;
         }
         if pcp::pcp_allowed_order(order) {
-            let page = nz.pcp.with_this_cpu(|_, slot| {
-                slot.try_with(|p| {
-                    pcp::rmqueue_pcplist(p, &mut ZoneLocker(&nz.zone), order, mt, flags)
-                })
+            let page = nz.pcp_try_with(|p| {
+                pcp::rmqueue_pcplist(p, &mut ZoneLocker(&nz.zone), order, mt, flags)
             });
             if let Some(Some(pfn)) = page {
                 return Some(pfn);
